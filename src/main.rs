@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(tf_pin::cli::run());
+}
