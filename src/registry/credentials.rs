@@ -1,0 +1,1 @@
+//! Registry credentials from the user's docker and podman configuration (stub).
