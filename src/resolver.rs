@@ -1,11 +1,18 @@
 //! Batch resolution: every distinct reference resolved once, with bounded concurrency,
 //! behind a synchronous API so the front ends (`resolve`, `external`, `rewrite`) stay simple.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use futures_util::stream::{self, StreamExt};
+
 use crate::reference::{Digest, Reference};
-use crate::registry::{Platform, RegistryError};
+use crate::registry::credentials::CredentialStore;
+use crate::registry::transport::{Transport, TransportOptions};
+use crate::registry::{Client, Failure, Platform, RegistryError};
+
+pub use crate::registry::client::Resolution;
 
 /// Options shared by every subcommand that talks to a registry.
 #[derive(Debug, Clone)]
@@ -20,6 +27,8 @@ pub struct Settings {
     pub timeout: Duration,
     /// Maximum requests in flight.
     pub jobs: usize,
+    /// Log each request (method, URL without query, status, time) to stderr.
+    pub verbose: bool,
 }
 
 impl Default for Settings {
@@ -30,46 +39,164 @@ impl Default for Settings {
             ca_files: Vec::new(),
             timeout: Duration::from_secs(30),
             jobs: 16,
+            verbose: false,
         }
     }
 }
 
-/// What a tag resolved to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolution {
-    /// Digest of the manifest (or index) that `docker pull` would fetch.
-    pub digest: Digest,
-    /// Media type of that manifest.
-    pub media_type: String,
-    /// `os/arch[/variant]` when a platform was selected from an index.
-    pub platform: Option<String>,
+/// Settings that cannot work; found before any request is sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A `--ca-file` could not be read or holds no certificate.
+    #[error(
+        "cannot use --ca-file {path}: {detail}; pass a PEM file with one or more CA certificates"
+    )]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The async runtime or HTTP client could not start.
+    #[error("cannot start the HTTP client: {0}")]
+    Startup(String),
 }
 
 /// Resolves references against registries; owns its async runtime.
 pub struct Resolver {
-    _private: (),
+    runtime: tokio::runtime::Runtime,
+    client: Client,
+    settings: Settings,
 }
 
 impl Resolver {
-    /// Builds a resolver; fails only on unusable settings (e.g. an unreadable CA file).
-    pub fn new(settings: Settings) -> Result<Resolver, RegistryError> {
-        let _ = settings;
-        todo!()
+    /// Builds a resolver with credentials from the process environment.
+    pub fn new(settings: Settings) -> Result<Resolver, SettingsError> {
+        Resolver::with_credentials(
+            settings,
+            CredentialStore::from_env(|key| std::env::var(key).ok()),
+        )
+    }
+
+    /// Builds a resolver with an explicit credential store.
+    pub fn with_credentials(
+        settings: Settings,
+        credentials: CredentialStore,
+    ) -> Result<Resolver, SettingsError> {
+        let mut extra_roots = Vec::new();
+        for path in &settings.ca_files {
+            let pem = std::fs::read(path).map_err(|e| SettingsError::CaFile {
+                path: path.clone(),
+                detail: e.to_string(),
+            })?;
+            let certificates =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| SettingsError::CaFile {
+                    path: path.clone(),
+                    detail: e.to_string(),
+                })?;
+            if certificates.is_empty() {
+                return Err(SettingsError::CaFile {
+                    path: path.clone(),
+                    detail: "it contains no PEM certificate".to_owned(),
+                });
+            }
+            extra_roots.extend(certificates);
+        }
+        // One thread is enough: the work is waiting on sockets, and on `terraform plan`
+        // start-up time matters more than parallel CPU.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| SettingsError::Startup(e.to_string()))?;
+        let transport = {
+            let _guard = runtime.enter();
+            Transport::new(TransportOptions {
+                insecure_hosts: settings.insecure_registries.clone(),
+                extra_roots,
+                timeout: settings.timeout,
+                verbose: settings.verbose,
+            })
+            .map_err(|e| SettingsError::Startup(e.to_string()))?
+        };
+        Ok(Resolver {
+            runtime,
+            client: Client::new(transport, credentials),
+            settings,
+        })
     }
 
     /// Resolves the tag of each reference (a digest in the input is ignored: the tag is
     /// re-resolved). Results come back in input order; duplicates cost one lookup.
     pub fn resolve_many(&self, references: &[Reference]) -> Vec<Result<Resolution, RegistryError>> {
-        let _ = references;
-        todo!()
+        let mut unique: Vec<&Reference> = Vec::new();
+        let mut slot_of: HashMap<(&str, &str, &str), usize> = HashMap::new();
+        let slots: Vec<usize> = references
+            .iter()
+            .map(|r| {
+                *slot_of
+                    .entry((r.api_host(), r.repository(), r.tag_or_default()))
+                    .or_insert_with(|| {
+                        unique.push(r);
+                        unique.len() - 1
+                    })
+            })
+            .collect();
+        let platform = self.settings.platform.as_ref();
+        let results: Vec<Result<Resolution, Failure>> = self.runtime.block_on(async {
+            self.prefetch_tokens(&unique).await;
+            let mut done: Vec<(usize, Result<Resolution, Failure>)> =
+                stream::iter(unique.iter().enumerate())
+                    .map(|(i, r)| async move { (i, self.client.resolve(r, platform).await) })
+                    .buffer_unordered(self.settings.jobs.max(1))
+                    .collect()
+                    .await;
+            done.sort_by_key(|(i, _)| *i);
+            done.into_iter().map(|(_, result)| result).collect()
+        });
+        references
+            .iter()
+            .zip(slots)
+            .map(|(reference, slot)| {
+                results[slot]
+                    .clone()
+                    .map_err(|f| f.for_reference(reference.to_string()))
+            })
+            .collect()
     }
 
-    /// Whether the registry has a manifest with this digest in the reference's repository.
+    /// Whether each repository has a manifest with the given digest, in input order.
     pub fn manifest_exists(
         &self,
         items: &[(Reference, Digest)],
     ) -> Vec<Result<bool, RegistryError>> {
-        let _ = items;
-        todo!()
+        let references: Vec<&Reference> = items.iter().map(|(r, _)| r).collect();
+        self.runtime.block_on(async {
+            self.prefetch_tokens(&references).await;
+            stream::iter(items)
+                .map(|(reference, digest)| async move {
+                    self.client
+                        .manifest_exists(reference, digest)
+                        .await
+                        .map_err(|f| f.for_reference(reference.to_string()))
+                })
+                .buffered(self.settings.jobs.max(1))
+                .collect()
+                .await
+        })
+    }
+
+    async fn prefetch_tokens(&self, references: &[&Reference]) {
+        let mut by_host: HashMap<&str, Vec<&Reference>> = HashMap::new();
+        for reference in references {
+            by_host
+                .entry(reference.api_host())
+                .or_default()
+                .push(reference);
+        }
+        stream::iter(by_host.into_values())
+            .for_each_concurrent(None, |group| async move {
+                self.client.prefetch_tokens(&group).await
+            })
+            .await;
     }
 }

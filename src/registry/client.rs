@@ -1,0 +1,422 @@
+//! Resolution proper: ping a registry once, authenticate once per repository, then
+//! `HEAD /v2/<name>/manifests/<tag>` and read `Docker-Content-Digest`, falling back to
+//! `GET` + sha256 of the exact bytes when the header is missing or a platform is wanted.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::{Method, Response, StatusCode};
+use tokio::sync::OnceCell;
+
+use super::auth::{self, Challenge};
+use super::credentials::{CredentialStore, Found};
+use super::manifest;
+use super::transport::{self, MANIFEST_SIZE_LIMIT, Transport};
+use super::{Failure, Platform};
+use crate::reference::{Digest, Reference};
+
+/// What a tag resolved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolution {
+    /// Digest of the manifest (or index) that `docker pull` would fetch.
+    pub digest: Digest,
+    /// Media type of that manifest.
+    pub media_type: String,
+    /// `os/arch[/variant]` when a platform was asked for.
+    pub platform: Option<String>,
+}
+
+type Shared<T> = Arc<OnceCell<Result<T, Failure>>>;
+
+/// Per registry host: the ping answer and per-repository auth, each computed once.
+#[derive(Default)]
+struct HostState {
+    challenge: OnceCell<Result<Option<Challenge>, Failure>>,
+    credentials: Mutex<HashMap<String, Shared<Option<Arc<Found>>>>>,
+    authorization: Mutex<HashMap<String, Shared<Option<HeaderValue>>>>,
+}
+
+/// A registry client shared by all resolutions of one run.
+pub struct Client {
+    transport: Transport,
+    credentials: CredentialStore,
+    hosts: Mutex<HashMap<String, Arc<HostState>>>,
+}
+
+/// Gets or creates the shared cell under `key`.
+fn cell<T>(map: &Mutex<HashMap<String, Shared<T>>>, key: &str) -> Shared<T> {
+    let mut map = map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    map.entry(key.to_owned()).or_default().clone()
+}
+
+impl Client {
+    /// A client over `transport`, reading credentials from `credentials`.
+    pub fn new(transport: Transport, credentials: CredentialStore) -> Client {
+        Client {
+            transport,
+            credentials,
+            hosts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn host(&self, api_host: &str) -> Arc<HostState> {
+        let mut hosts = self
+            .hosts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        hosts.entry(api_host.to_owned()).or_default().clone()
+    }
+
+    /// The auth challenge of a host, from one `GET /v2/` per run.
+    async fn challenge(
+        &self,
+        host: &HostState,
+        api_host: &str,
+    ) -> Result<Option<Challenge>, Failure> {
+        host.challenge
+            .get_or_init(|| async {
+                let (_, response) = self.transport.ping(api_host).await?;
+                match response.status() {
+                    StatusCode::UNAUTHORIZED => Ok(auth::parse_challenges(response.headers())),
+                    status if status.is_success() => Ok(None),
+                    status => Err(Failure::UnexpectedStatus {
+                        host: api_host.to_owned(),
+                        status: status.as_u16(),
+                        what: "GET /v2/".to_owned(),
+                        hint: "this does not look like a Docker/OCI registry; check the host name and port".to_owned(),
+                    }),
+                }
+            })
+            .await
+            .clone()
+    }
+
+    async fn credential(
+        &self,
+        host: &HostState,
+        reference: &Reference,
+    ) -> Result<Option<Arc<Found>>, Failure> {
+        cell(&host.credentials, reference.repository())
+            .get_or_init(|| async {
+                match self
+                    .credentials
+                    .lookup(reference.registry(), reference.repository())
+                    .await
+                {
+                    Ok(found) => Ok(found.map(Arc::new)),
+                    Err(error) => Err(Failure::Credentials {
+                        detail: error.to_string(),
+                    }),
+                }
+            })
+            .await
+            .clone()
+    }
+
+    /// Fetches one token covering many repositories of one host, so N repositories cost
+    /// one token round trip. Best effort: on any failure the per-repository path runs.
+    pub async fn prefetch_tokens(&self, references: &[&Reference]) {
+        let Some(first) = references.first() else {
+            return;
+        };
+        let host = self.host(first.api_host());
+        let Ok(Some(Challenge::Bearer { realm, service })) =
+            self.challenge(&host, first.api_host()).await
+        else {
+            return;
+        };
+        // Group by credential source: one request can only carry one identity.
+        let mut groups: HashMap<Option<String>, (Option<Arc<Found>>, Vec<String>)> = HashMap::new();
+        for reference in references {
+            let Ok(found) = self.credential(&host, reference).await else {
+                continue;
+            };
+            let key = found.as_ref().map(|f| f.source.to_string());
+            let group = groups
+                .entry(key)
+                .or_insert_with(|| (found.clone(), Vec::new()));
+            if !group.1.iter().any(|r| r == reference.repository()) {
+                group.1.push(reference.repository().to_owned());
+            }
+        }
+        for (found, repositories) in groups.into_values() {
+            if repositories.len() < 2 {
+                continue;
+            }
+            // Keep each token URL comfortably under common 8 KiB request-line limits.
+            for chunk in repositories.chunks(100) {
+                let scopes: Vec<String> = chunk.iter().map(|r| auth::pull_scope(r)).collect();
+                let token = auth::fetch_token(
+                    &self.transport,
+                    &realm,
+                    service.as_deref(),
+                    &scopes,
+                    found.as_deref(),
+                )
+                .await;
+                let Ok(token) = token else { break };
+                let Some(header) = auth::bearer_header(&token) else {
+                    break;
+                };
+                for repository in chunk {
+                    let _ = cell(&host.authorization, repository).set(Ok(Some(header.clone())));
+                }
+            }
+        }
+    }
+
+    /// The `Authorization` header for a repository, or `None` for anonymous access.
+    async fn authorization(
+        &self,
+        host: &HostState,
+        reference: &Reference,
+        challenge: &Option<Challenge>,
+    ) -> Result<Option<HeaderValue>, Failure> {
+        let Some(challenge) = challenge else {
+            return Ok(None);
+        };
+        cell(&host.authorization, reference.repository())
+            .get_or_init(|| self.authorize(host, reference, challenge))
+            .await
+            .clone()
+    }
+
+    async fn authorize(
+        &self,
+        host: &HostState,
+        reference: &Reference,
+        challenge: &Challenge,
+    ) -> Result<Option<HeaderValue>, Failure> {
+        let found = self.credential(host, reference).await?;
+        match challenge {
+            Challenge::Basic => Ok(found.and_then(|f| auth::basic_header(&f.credential))),
+            Challenge::Bearer { realm, service } => {
+                let scopes = [auth::pull_scope(reference.repository())];
+                let token = auth::fetch_token(
+                    &self.transport,
+                    realm,
+                    service.as_deref(),
+                    &scopes,
+                    found.as_deref(),
+                )
+                .await?;
+                Ok(auth::bearer_header(&token))
+            }
+        }
+    }
+
+    /// Sends a manifest request with auth; on a 401 (expired or too narrow a token) it
+    /// fetches a fresh single-repository token once and retries.
+    async fn manifest_request(
+        &self,
+        reference: &Reference,
+        method: Method,
+        target: &str,
+    ) -> Result<Response, Failure> {
+        let api_host = reference.api_host();
+        let host = self.host(api_host);
+        let challenge = self.challenge(&host, api_host).await?;
+        let url = format!(
+            "{}/v2/{}/manifests/{target}",
+            self.transport.base_url(api_host),
+            reference.repository()
+        );
+        let mut authorization = self.authorization(&host, reference, &challenge).await?;
+        let mut retried = false;
+        loop {
+            let mut headers = HeaderMap::new();
+            headers.insert(ACCEPT, HeaderValue::from_static(manifest::ACCEPT));
+            if let Some(value) = &authorization {
+                headers.insert(AUTHORIZATION, value.clone());
+            }
+            let request = transport::Request {
+                method: method.clone(),
+                url: &url,
+                headers,
+                form: None,
+            };
+            let response = self.transport.send(request).await?;
+            if response.status() != StatusCode::UNAUTHORIZED || retried {
+                return self.check_status(response, &host, reference, target).await;
+            }
+            retried = true;
+            let fresh_challenge = auth::parse_challenges(response.headers()).or(challenge.clone());
+            let Some(fresh_challenge) = fresh_challenge else {
+                return self.check_status(response, &host, reference, target).await;
+            };
+            authorization = self.authorize(&host, reference, &fresh_challenge).await?;
+        }
+    }
+
+    async fn check_status(
+        &self,
+        response: Response,
+        host: &HostState,
+        reference: &Reference,
+        target: &str,
+    ) -> Result<Response, Failure> {
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let credentials = || async {
+            self.credential(host, reference)
+                .await
+                .ok()
+                .flatten()
+                .map(|f| f.source.to_string())
+        };
+        let what = if target.contains(':') {
+            format!("digest {target}")
+        } else {
+            format!("tag {target:?}")
+        };
+        Err(match status {
+            StatusCode::NOT_FOUND => Failure::NotFound {
+                registry: reference.registry().to_owned(),
+                repository: reference.repository().to_owned(),
+                what,
+            },
+            StatusCode::UNAUTHORIZED => Failure::Unauthorized {
+                registry: reference.registry().to_owned(),
+                credentials: credentials().await,
+            },
+            StatusCode::FORBIDDEN => Failure::Forbidden {
+                registry: reference.registry().to_owned(),
+                repository: reference.repository().to_owned(),
+                credentials: credentials().await,
+            },
+            status => Failure::UnexpectedStatus {
+                host: reference.api_host().to_owned(),
+                status: status.as_u16(),
+                what: format!("the manifest request for {what}"),
+                hint: "check the registry's health, or report the response to its operators"
+                    .to_owned(),
+            },
+        })
+    }
+
+    /// Resolves the reference's tag (any digest in it is ignored) to the digest
+    /// `docker pull` would see; with `platform`, to that platform's manifest.
+    pub async fn resolve(
+        &self,
+        reference: &Reference,
+        platform: Option<&Platform>,
+    ) -> Result<Resolution, Failure> {
+        let tag = reference.tag_or_default();
+        if platform.is_none() {
+            let head = self.manifest_request(reference, Method::HEAD, tag).await;
+            match head {
+                Ok(response) => {
+                    if let Some(length) = response.content_length() {
+                        if length > MANIFEST_SIZE_LIMIT {
+                            return Err(Failure::ManifestTooLarge { size: Some(length) });
+                        }
+                    }
+                    let header_digest = announced_digest(&response)?;
+                    if let Some(digest) = header_digest {
+                        let content_type = content_type(&response);
+                        return Ok(Resolution {
+                            digest,
+                            media_type: manifest::media_type_of(content_type.as_deref(), None),
+                            platform: None,
+                        });
+                    }
+                }
+                // Some registries do not implement HEAD; GET below answers instead.
+                Err(Failure::UnexpectedStatus { status: 405, .. }) => {}
+                Err(failure) => return Err(failure),
+            }
+        }
+        let (digest, media_type, body) = self.fetch_manifest(reference, tag).await?;
+        match platform {
+            None => Ok(Resolution {
+                digest,
+                media_type,
+                platform: None,
+            }),
+            Some(wanted) if manifest::is_index(&media_type) => {
+                let (child, child_type) = manifest::select_platform(&body, wanted)?;
+                Ok(Resolution {
+                    digest: child,
+                    media_type: child_type,
+                    platform: Some(wanted.to_string()),
+                })
+            }
+            // A single-platform image: what the tag points to is what every node pulls.
+            Some(wanted) => Ok(Resolution {
+                digest,
+                media_type,
+                platform: Some(wanted.to_string()),
+            }),
+        }
+    }
+
+    /// GETs a manifest and returns its verified digest, media type and exact bytes.
+    async fn fetch_manifest(
+        &self,
+        reference: &Reference,
+        target: &str,
+    ) -> Result<(Digest, String, Vec<u8>), Failure> {
+        let response = self
+            .manifest_request(reference, Method::GET, target)
+            .await?;
+        let claimed = announced_digest(&response)?;
+        let content_type = content_type(&response);
+        let body = transport::read_capped(response, MANIFEST_SIZE_LIMIT).await?;
+        let asked_digest = Digest::parse(target).ok();
+        let expected = asked_digest.or(claimed);
+        let actual = match &expected {
+            Some(expected) => expected.same_algorithm_of(&body),
+            None => Digest::sha256_of(&body),
+        };
+        if let Some(expected) = expected {
+            if expected != actual {
+                return Err(Failure::DigestMismatch {
+                    claimed: expected.to_string(),
+                    actual: actual.to_string(),
+                });
+            }
+        }
+        let media_type = manifest::media_type_of(content_type.as_deref(), Some(&body));
+        Ok((actual, media_type, body))
+    }
+
+    /// Whether the repository has a manifest with `digest` (`HEAD` by digest).
+    pub async fn manifest_exists(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+    ) -> Result<bool, Failure> {
+        match self
+            .manifest_request(reference, Method::HEAD, digest.as_str())
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(Failure::NotFound { .. }) => Ok(false),
+            Err(failure) => Err(failure),
+        }
+    }
+}
+
+fn content_type(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The `Docker-Content-Digest` header, if present; a malformed one is an error, not absent.
+fn announced_digest(response: &Response) -> Result<Option<Digest>, Failure> {
+    let Some(value) = response.headers().get("docker-content-digest") else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    Digest::parse(text)
+        .map(Some)
+        .map_err(|reason| Failure::InvalidManifest {
+            detail: format!("its Docker-Content-Digest header {text:?} {reason}"),
+        })
+}
