@@ -66,6 +66,7 @@ impl RegistryArgs {
             timeout: Duration::from_secs_f64(self.timeout),
             jobs: usize::from(self.jobs),
             verbose: self.verbose,
+            registry_map: Vec::new(),
         }
     }
 }

@@ -299,6 +299,16 @@ impl Reference {
         }
     }
 
+    /// The same repository and tag at another registry (for `--registry-map`).
+    pub fn with_registry(&self, registry: &str) -> Result<Reference, ReferenceError> {
+        let mut text = format!("{registry}/{}", self.repository);
+        if let Some(tag) = &self.tag {
+            text.push(':');
+            text.push_str(tag);
+        }
+        Reference::parse(&text)
+    }
+
     /// Fully qualified `registry/repository` (the key for de-duplication and credentials).
     pub fn canonical_name(&self) -> String {
         format!("{}/{}", self.registry, self.repository)

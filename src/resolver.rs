@@ -29,6 +29,9 @@ pub struct Settings {
     pub jobs: usize,
     /// Log each request (method, URL without query, status, time) to stderr.
     pub verbose: bool,
+    /// `(mirror, upstream)` registry pairs: references naming the mirror are resolved at
+    /// the upstream, because a stale mirror would otherwise hand out its stale digest.
+    pub registry_map: Vec<(String, String)>,
 }
 
 impl Default for Settings {
@@ -40,6 +43,7 @@ impl Default for Settings {
             timeout: Duration::from_secs(30),
             jobs: 16,
             verbose: false,
+            registry_map: Vec::new(),
         }
     }
 }
@@ -128,9 +132,10 @@ impl Resolver {
     /// Resolves the tag of each reference (a digest in the input is ignored: the tag is
     /// re-resolved). Results come back in input order; duplicates cost one lookup.
     pub fn resolve_many(&self, references: &[Reference]) -> Vec<Result<Resolution, RegistryError>> {
+        let upstream: Vec<Reference> = references.iter().map(|r| self.upstream_of(r)).collect();
         let mut unique: Vec<&Reference> = Vec::new();
         let mut slot_of: HashMap<(&str, &str, &str), usize> = HashMap::new();
-        let slots: Vec<usize> = references
+        let slots: Vec<usize> = upstream
             .iter()
             .map(|r| {
                 *slot_of
@@ -183,6 +188,16 @@ impl Resolver {
                 .collect()
                 .await
         })
+    }
+
+    /// The reference to ask the registry about: the upstream one under `--registry-map`.
+    fn upstream_of(&self, reference: &Reference) -> Reference {
+        self.settings
+            .registry_map
+            .iter()
+            .find(|(mirror, _)| mirror.eq_ignore_ascii_case(reference.registry()))
+            .and_then(|(_, upstream)| reference.with_registry(upstream).ok())
+            .unwrap_or_else(|| reference.clone())
     }
 
     async fn prefetch_tokens(&self, references: &[&Reference]) {

@@ -31,7 +31,7 @@ type Shared<T> = Arc<OnceCell<Result<T, Failure>>>;
 
 /// Per registry host: the ping answer and per-repository auth, each computed once.
 #[derive(Default)]
-struct HostState {
+pub(super) struct HostState {
     challenge: OnceCell<Result<Option<Challenge>, Failure>>,
     credentials: Mutex<HashMap<String, Shared<Option<Arc<Found>>>>>,
     authorization: Mutex<HashMap<String, Shared<Option<HeaderValue>>>>,
@@ -39,7 +39,7 @@ struct HostState {
 
 /// A registry client shared by all resolutions of one run.
 pub struct Client {
-    transport: Transport,
+    pub(super) transport: Transport,
     credentials: CredentialStore,
     hosts: Mutex<HashMap<String, Arc<HostState>>>,
 }
@@ -60,7 +60,7 @@ impl Client {
         }
     }
 
-    fn host(&self, api_host: &str) -> Arc<HostState> {
+    pub(super) fn host(&self, api_host: &str) -> Arc<HostState> {
         let mut hosts = self
             .hosts
             .lock()
@@ -127,7 +127,8 @@ impl Client {
             return;
         };
         // Group by credential source: one request can only carry one identity.
-        let mut groups: HashMap<Option<String>, (Option<Arc<Found>>, Vec<String>)> = HashMap::new();
+        type Group = (Option<Arc<Found>>, Vec<String>);
+        let mut groups: HashMap<Option<String>, Group> = HashMap::new();
         for reference in references {
             let Ok(found) = self.credential(&host, reference).await else {
                 continue;
@@ -222,7 +223,22 @@ impl Client {
             self.transport.base_url(api_host),
             reference.repository()
         );
-        let mut authorization = self.authorization(&host, reference, &challenge).await?;
+        self.authorized_request(&host, reference, &challenge, method, &url, target)
+            .await
+    }
+
+    /// Sends `method url` with the repository's authorization; `reference` decides the
+    /// credentials and token scope, `host` the cached auth state.
+    pub(super) async fn authorized_request(
+        &self,
+        host: &HostState,
+        reference: &Reference,
+        challenge: &Option<Challenge>,
+        method: Method,
+        url: &str,
+        target: &str,
+    ) -> Result<Response, Failure> {
+        let mut authorization = self.authorization(host, reference, challenge).await?;
         let mut retried = false;
         loop {
             let mut headers = HeaderMap::new();
@@ -232,20 +248,20 @@ impl Client {
             }
             let request = transport::Request {
                 method: method.clone(),
-                url: &url,
+                url,
                 headers,
                 form: None,
             };
             let response = self.transport.send(request).await?;
             if response.status() != StatusCode::UNAUTHORIZED || retried {
-                return self.check_status(response, &host, reference, target).await;
+                return self.check_status(response, host, reference, target).await;
             }
             retried = true;
             let fresh_challenge = auth::parse_challenges(response.headers()).or(challenge.clone());
             let Some(fresh_challenge) = fresh_challenge else {
-                return self.check_status(response, &host, reference, target).await;
+                return self.check_status(response, host, reference, target).await;
             };
-            authorization = self.authorize(&host, reference, &fresh_challenge).await?;
+            authorization = self.authorize(host, reference, &fresh_challenge).await?;
         }
     }
 

@@ -110,6 +110,10 @@ impl Transport {
     /// Sends `GET https://host/v2/` (falling back to HTTP where allowed) and remembers the
     /// scheme that worked. This is the registry "ping" that also reveals the auth challenge.
     pub async fn ping(&self, host: &str) -> Result<(Scheme, Response), Failure> {
+        if let Some(scheme) = self.known_scheme(host) {
+            let url = format!("{}://{host}/v2/", scheme.as_str());
+            return Ok((scheme, self.send(request(Method::GET, &url)).await?));
+        }
         let https_url = format!("https://{host}/v2/");
         // Only one HTTPS attempt where HTTP is allowed: a plain-HTTP server fails the TLS
         // handshake every time, so retrying it would only delay the fallback.
@@ -138,6 +142,13 @@ impl Transport {
             schemes.insert(host.to_owned(), scheme);
         }
         Ok((scheme, response))
+    }
+
+    /// Fixes the scheme for `host` (e.g. from a mirror's configured URL), skipping probing.
+    pub fn remember_scheme(&self, host: &str, scheme: Scheme) {
+        if let Ok(mut schemes) = self.schemes.lock() {
+            schemes.insert(host.to_owned(), scheme);
+        }
     }
 
     /// `scheme://host` for a host already pinged.
