@@ -1,0 +1,131 @@
+//! Command-line layer: flag definitions and dispatch, one file per subcommand. No logic
+//! lives here beyond turning flags into each front end's options and printing results.
+
+mod external;
+mod resolve;
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::exit;
+use crate::registry::Platform;
+use crate::resolver::Settings;
+
+/// Pin container image references to registry digests.
+#[derive(Debug, Parser)]
+#[command(name = "tf-pin", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the pinned form (NAME:TAG@sha256:…) of each reference.
+    Resolve(resolve::ResolveArgs),
+    /// Terraform `external` data source: JSON query on stdin, pinned references on stdout.
+    External(external::ExternalArgs),
+}
+
+/// Options shared by every subcommand that talks to a registry.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArgs {
+    /// Pick this platform's manifest from a multi-platform index (OS/ARCH[/VARIANT]).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
+    pub(crate) platform: Option<Platform>,
+    /// Write NAME@sha256:… instead of NAME:TAG@sha256:….
+    #[arg(long)]
+    pub(crate) strip_tag: bool,
+    /// Allow plain HTTP (and HTTPS fallback to HTTP) for this registry; repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub(crate) insecure_registries: Vec<String>,
+    /// Trust the CA certificates in this PEM file; repeatable.
+    #[arg(long = "ca-file", value_name = "PATH")]
+    pub(crate) ca_files: Vec<PathBuf>,
+    /// Seconds to wait for each registry request.
+    #[arg(long, value_name = "SECS", default_value_t = 20.0, value_parser = parse_timeout)]
+    pub(crate) timeout: f64,
+    /// Requests in flight at once.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub(crate) jobs: u16,
+    /// Log every registry request (method, URL, status, time) to stderr.
+    #[arg(long, short = 'v')]
+    pub(crate) verbose: bool,
+    /// Resolve references naming MIRROR at UPSTREAM and keep MIRROR in the output; repeatable.
+    #[arg(long = "registry-map", value_name = "MIRROR=UPSTREAM", value_parser = parse_registry_map)]
+    pub(crate) registry_map: Vec<(String, String)>,
+    /// Print errors only.
+    #[arg(long, short = 'q', conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
+}
+
+impl RegistryArgs {
+    pub(crate) fn settings(&self) -> Settings {
+        Settings {
+            platform: self.platform.clone(),
+            insecure_registries: self.insecure_registries.clone(),
+            ca_files: self.ca_files.clone(),
+            timeout: Duration::from_secs_f64(self.timeout),
+            jobs: usize::from(self.jobs),
+            verbose: self.verbose,
+            registry_map: self.registry_map.clone(),
+        }
+    }
+}
+
+fn parse_platform(text: &str) -> Result<Platform, String> {
+    Platform::parse(text).map_err(|e| e.to_string())
+}
+
+fn parse_registry_map(text: &str) -> Result<(String, String), String> {
+    let valid = |host: &str| {
+        crate::reference::Reference::parse(&format!("{host}/x")).is_ok_and(|r| {
+            r.registry() != crate::reference::DOCKER_HUB || host == crate::reference::DOCKER_HUB
+        })
+    };
+    match text.split_once('=') {
+        Some((mirror, upstream)) if valid(mirror) && valid(upstream) => {
+            Ok((mirror.to_owned(), upstream.to_owned()))
+        }
+        _ => Err(format!(
+            "{text:?} is not MIRROR=UPSTREAM with two registry hosts, e.g. mirror.local:5000=docker.io"
+        )),
+    }
+}
+
+fn parse_timeout(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 3600.0 => Ok(secs),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds between 0 and 3600"
+        )),
+    }
+}
+
+/// Runs the CLI with the process arguments and returns the exit code.
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                exit::INPUT
+            } else {
+                exit::OK
+            };
+        }
+    };
+    let stdout = io::stdout();
+    let stderr = io::stderr();
+    let mut out = stdout.lock();
+    let mut err = stderr.lock();
+    let code = match cli.command {
+        Command::Resolve(args) => resolve::run(&args, &mut out, &mut err),
+        Command::External(args) => external::run(&args, &mut out, &mut err),
+    };
+    let _ = out.flush();
+    code
+}
