@@ -126,9 +126,9 @@ impl Transport {
             .send_with_attempts(request(Method::GET, &https_url), https_attempts)
             .await;
         let (scheme, response) = match first {
-            Err(Failure::Network { .. } | Failure::Timeout { .. })
-                if self.allows_plain_http(host) =>
-            {
+            // A certificate error means the server does speak TLS: falling back to HTTP
+            // would only trade a clear TLS error for a confusing 400.
+            Err(ref failure) if self.allows_plain_http(host) && may_be_plain_http(failure) => {
                 let http_url = format!("http://{host}/v2/");
                 (
                     Scheme::Http,
@@ -324,18 +324,26 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
+fn may_be_plain_http(failure: &Failure) -> bool {
+    match failure {
+        Failure::Network { detail, .. } => !is_certificate_error(detail),
+        Failure::Timeout { .. } => true,
+        _ => false,
+    }
+}
+
+fn is_certificate_error(detail: &str) -> bool {
+    detail.contains("certificate") || detail.contains("UnknownIssuer")
+}
+
 fn with_tls_hint(failure: Failure, host: &str) -> Failure {
     match failure {
-        Failure::Network { url, detail }
-            if detail.contains("certificate") || detail.contains("UnknownIssuer") =>
-        {
-            Failure::Network {
-                url,
-                detail: format!(
-                    "{detail} (the TLS certificate of {host} is not trusted: pass its CA with --ca-file, or --insecure-registry {host} if you accept an unverified connection)"
-                ),
-            }
-        }
+        Failure::Network { url, detail } if is_certificate_error(&detail) => Failure::Network {
+            url,
+            detail: format!(
+                "{detail} (the TLS certificate of {host} is not trusted: pass its CA with --ca-file, or --insecure-registry {host} if you accept an unverified connection)"
+            ),
+        },
         other => other,
     }
 }
