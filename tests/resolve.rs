@@ -4,36 +4,13 @@
 
 mod support;
 
+use support::cli::{Run, run};
 use support::*;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn tf_pin_run(args: &[&str], creds: Option<&CredEnv>) -> Run {
-    let mut cmd = tf_pin();
-    match creds {
-        Some(creds) => {
-            cmd.envs(creds.envs());
-        }
-        None => {
-            cmd.envs(CredEnv::new().envs());
-        }
-    }
-    let output = cmd.args(args).output().expect("run tf-pin");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
 
 fn resolve(args: &[&str], creds: Option<&CredEnv>) -> Run {
     let mut all = vec!["resolve"];
     all.extend_from_slice(args);
-    tf_pin_run(&all, creds)
+    run(&all, None, creds)
 }
 
 #[test]
@@ -46,20 +23,20 @@ fn resolves_every_manifest_kind_to_the_digest_of_the_exact_pushed_bytes() {
         reg.push_docker_manifest_list("app", "list", 1),
     ];
     let refs: Vec<&str> = pushed.iter().map(|p| p.reference.as_str()).collect();
-    let run = resolve(&refs, None);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = resolve(&refs, None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
     let expected: Vec<String> = pushed.iter().map(Pushed::pinned).collect();
-    assert_eq!(run.stdout.lines().collect::<Vec<_>>(), expected);
-    assert_eq!(run.stderr, "");
+    assert_eq!(out.stdout.lines().collect::<Vec<_>>(), expected);
+    assert_eq!(out.stderr, "");
 }
 
 #[test]
 fn json_output_carries_every_field() {
     let reg = Registry::start(RegistryConfig::plain());
     let image = reg.push_docker_manifest_list("team/app", "1.0", 3);
-    let run = resolve(&["--format", "json", &image.reference], None);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let out = resolve(&["--format", "json", &image.reference], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(
         json,
         serde_json::json!([{
@@ -81,10 +58,10 @@ fn a_moved_tag_resolves_to_its_new_digest_even_when_the_input_is_pinned() {
     let second = reg.push_oci_image("app", "latest", 2);
     assert_ne!(first.digest, second.digest);
     let untagged = format!("{}/app", reg.host());
-    let run = resolve(&[&first.pinned(), &untagged, "--strip-tag"], None);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = resolve(&[&first.pinned(), &untagged, "--strip-tag"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
     let expected = format!("{untagged}@{}", second.digest);
-    assert_eq!(run.stdout, format!("{expected}\n{expected}\n"));
+    assert_eq!(out.stdout, format!("{expected}\n{expected}\n"));
 }
 
 #[test]
@@ -96,11 +73,11 @@ fn platform_selects_the_child_manifest_and_skips_attestations() {
         ("linux/arm64", "linux/arm64/v8"),
         ("linux/amd64", "linux/amd64"),
     ] {
-        let run = resolve(
+        let out = resolve(
             &["--platform", platform, &index.reference, &list.reference],
             None,
         );
-        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(out.code, 0, "{}", out.stderr);
         let expected = format!(
             "{}@{}\n{}@{}\n",
             index.reference,
@@ -108,9 +85,9 @@ fn platform_selects_the_child_manifest_and_skips_attestations() {
             list.reference,
             list.child(child).digest
         );
-        assert_eq!(run.stdout, expected, "{platform}");
+        assert_eq!(out.stdout, expected, "{platform}");
     }
-    let run = resolve(
+    let out = resolve(
         &[
             "--platform",
             "linux/arm64",
@@ -120,17 +97,17 @@ fn platform_selects_the_child_manifest_and_skips_attestations() {
         ],
         None,
     );
-    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(json[0]["platform"], "linux/arm64/v8");
 
-    let run = resolve(&["--platform", "linux/s390x", &index.reference], None);
-    assert_eq!(run.code, 3);
-    assert_eq!(run.stdout, "");
+    let out = resolve(&["--platform", "linux/s390x", &index.reference], None);
+    assert_eq!(out.code, 3);
+    assert_eq!(out.stdout, "");
     assert!(
-        run.stderr
+        out.stderr
             .contains("no linux/s390x image; available platforms: linux/amd64, linux/arm64/v8"),
         "{}",
-        run.stderr
+        out.stderr
     );
 }
 
@@ -139,12 +116,12 @@ fn every_failure_is_listed_with_input_errors_winning_the_exit_code() {
     let reg = Registry::start(RegistryConfig::plain());
     let good = reg.push_oci_image("app", "1", 1);
     let missing = format!("{}/app:nope", reg.host());
-    let run = resolve(
+    let out = resolve(
         &[&good.reference, "Bad/Name", &missing, "app@sha256:short"],
         None,
     );
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert_eq!(run.stdout, "", "all or nothing");
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(out.stdout, "", "all or nothing");
     for needle in [
         // Like Docker, an uppercase first component is taken for a registry host.
         "\"Bad/Name\": repository name \"Name\" must be lowercase",
@@ -155,13 +132,13 @@ fn every_failure_is_listed_with_input_errors_winning_the_exit_code() {
         ),
     ] {
         assert!(
-            run.stderr.contains(needle),
+            out.stderr.contains(needle),
             "missing {needle:?} in\n{}",
-            run.stderr
+            out.stderr
         );
     }
-    let run = resolve(&[&missing], None);
-    assert_eq!(run.code, 3);
+    let out = resolve(&[&missing], None);
+    assert_eq!(out.code, 3);
 }
 
 #[test]
@@ -186,36 +163,36 @@ fn basic_auth_registry_with_docker_config_and_podman_auth_file() {
 
     let mut docker = CredEnv::new();
     docker.docker_auth(reg.host(), "alice", "s3cret-pw");
-    let run = resolve(&[&image.reference], Some(&docker));
+    let out = resolve(&[&image.reference], Some(&docker));
     assert_eq!(
-        (run.code, run.stdout.trim()),
+        (out.code, out.stdout.trim()),
         (0, image.pinned().as_str()),
         "{}",
-        run.stderr
+        out.stderr
     );
 
     let mut podman = CredEnv::new();
     podman.podman_auth(reg.host(), "alice", "s3cret-pw");
-    let run = resolve(&[&image.reference], Some(&podman));
+    let out = resolve(&[&image.reference], Some(&podman));
     assert_eq!(
-        (run.code, run.stdout.trim()),
+        (out.code, out.stdout.trim()),
         (0, image.pinned().as_str()),
         "{}",
-        run.stderr
+        out.stderr
     );
 
     let mut wrong = CredEnv::new();
     wrong.docker_auth(reg.host(), "alice", "wrong-pw");
-    let run = resolve(&[&image.reference], Some(&wrong));
-    assert_eq!(run.code, 3);
+    let out = resolve(&[&image.reference], Some(&wrong));
+    assert_eq!(out.code, 3);
     let config = wrong.docker_config_path();
-    assert!(run.stderr.contains("(HTTP 401)"), "{}", run.stderr);
+    assert!(out.stderr.contains("(HTTP 401)"), "{}", out.stderr);
     assert!(
-        run.stderr.contains(&*config.to_string_lossy()),
+        out.stderr.contains(&*config.to_string_lossy()),
         "names the source: {}",
-        run.stderr
+        out.stderr
     );
-    assert!(!run.stderr.contains("wrong-pw"));
+    assert!(!out.stderr.contains("wrong-pw"));
 }
 
 #[test]
@@ -241,10 +218,10 @@ fn bearer_token_registry_with_a_credential_helper_costs_one_token_for_many_repos
     tokens.clear_requests();
 
     let refs: Vec<&str> = images.iter().map(|p| p.reference.as_str()).collect();
-    let run = resolve(&refs, Some(&creds));
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = resolve(&refs, Some(&creds));
+    assert_eq!(out.code, 0, "{}", out.stderr);
     let expected: Vec<String> = images.iter().map(Pushed::pinned).collect();
-    assert_eq!(run.stdout.lines().collect::<Vec<_>>(), expected);
+    assert_eq!(out.stdout.lines().collect::<Vec<_>>(), expected);
 
     let requests = tokens.requests();
     assert_eq!(
@@ -282,15 +259,15 @@ fn bearer_token_registry_rejects_anonymous_and_wrong_credentials_distinctly() {
 
     let mut wrong = CredEnv::new();
     wrong.docker_auth(reg.host(), "bob", "not-the-pw");
-    let run = resolve(&[&image.reference], Some(&wrong));
-    assert_eq!(run.code, 3);
+    let out = resolve(&[&image.reference], Some(&wrong));
+    assert_eq!(out.code, 3);
     assert!(
-        run.stderr.contains("refused the credentials from"),
+        out.stderr.contains("refused the credentials from"),
         "{}",
-        run.stderr
+        out.stderr
     );
-    assert!(run.stderr.contains("docker login"), "{}", run.stderr);
-    assert!(!run.stderr.contains("not-the-pw"));
+    assert!(out.stderr.contains("docker login"), "{}", out.stderr);
+    assert!(!out.stderr.contains("not-the-pw"));
 }
 
 #[test]
@@ -298,28 +275,28 @@ fn tls_registry_needs_its_ca() {
     let reg = Registry::start(RegistryConfig::plain().with_tls());
     let image = reg.push_oci_index("app", "1", 1);
     let ca = reg.ca_file().unwrap().to_str().unwrap().to_owned();
-    let run = resolve(&["--ca-file", &ca, &image.reference], None);
+    let out = resolve(&["--ca-file", &ca, &image.reference], None);
     assert_eq!(
-        (run.code, run.stdout.trim()),
+        (out.code, out.stdout.trim()),
         (0, image.pinned().as_str()),
         "{}",
-        run.stderr
+        out.stderr
     );
 
-    let run = resolve(&[&image.reference], None);
-    assert_eq!(run.code, 3, "{}", run.stdout);
-    assert!(run.stderr.contains("--ca-file"), "{}", run.stderr);
+    let out = resolve(&[&image.reference], None);
+    assert_eq!(out.code, 3, "{}", out.stdout);
+    assert!(out.stderr.contains("--ca-file"), "{}", out.stderr);
 
-    let run = resolve(
+    let out = resolve(
         &["--ca-file", "/nonexistent/ca.pem", &image.reference],
         None,
     );
-    assert_eq!(run.code, 2);
+    assert_eq!(out.code, 2);
     assert!(
-        run.stderr
+        out.stderr
             .contains("cannot use --ca-file /nonexistent/ca.pem"),
         "{}",
-        run.stderr
+        out.stderr
     );
 }
 
@@ -332,15 +309,15 @@ fn verbose_logs_requests_but_never_a_password_or_token() {
     let image = reg.push_oci_image("app", "1", 1);
     let mut creds = CredEnv::new();
     creds.docker_auth(reg.host(), "carol", "Pa55-w0rd-xyz");
-    let run = resolve(&["-v", &image.reference], Some(&creds));
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = resolve(&["-v", &image.reference], Some(&creds));
+    assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
-        run.stderr.contains(&format!(
+        out.stderr.contains(&format!(
             "HEAD http://{}/v2/app/manifests/1 -> 200",
             reg.host()
         )),
         "{}",
-        run.stderr
+        out.stderr
     );
     let encoded = {
         use base64::Engine as _;
@@ -348,9 +325,9 @@ fn verbose_logs_requests_but_never_a_password_or_token() {
     };
     for secret in ["Pa55-w0rd-xyz", encoded.as_str(), "eyJ"] {
         assert!(
-            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            !out.stdout.contains(secret) && !out.stderr.contains(secret),
             "{secret} leaked:\n{}",
-            run.stderr
+            out.stderr
         );
     }
 }
@@ -363,9 +340,9 @@ fn agrees_with_skopeo() {
     let reg = Registry::start(RegistryConfig::plain());
     let image = reg.push_docker_manifest_list("app", "1", 9);
     let raw = skopeo_inspect_raw(&image.reference, &[]).unwrap();
-    let run = resolve(&["--strip-tag", &image.reference], None);
+    let out = resolve(&["--strip-tag", &image.reference], None);
     assert_eq!(
-        run.stdout.trim(),
+        out.stdout.trim(),
         format!("{}/app@{}", reg.host(), sha256_digest(&raw))
     );
 }
