@@ -1,0 +1,210 @@
+//! Finding the `.tf` and `.tfvars` files under the given paths.
+//!
+//! Rules: directories are walked recursively in sorted order; hidden directories
+//! (`.terraform/`, `.git/`, any `.name/`) are skipped, and so are the files Terraform
+//! itself ignores (`.name`, `name~`, `#name#`). A symlink is followed only when its
+//! target lies inside the tree being scanned; symlinked directories are never followed
+//! (their target is inside the tree and scanned directly, or outside and skipped). A
+//! file reached twice (directly and through a symlink) is scanned once, and edits are
+//! written to the real file, never over the link.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::error::Error;
+use super::scan::FileKind;
+use super::write::is_temp_file_name;
+
+/// A file to scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// The path as reached from the arguments (shown in reports).
+    pub display: PathBuf,
+    /// The canonical path (read and written).
+    pub real: PathBuf,
+    /// `.tf` or `.tfvars`.
+    pub kind: FileKind,
+    /// Whether it was reached through a symlink.
+    pub via_symlink: bool,
+}
+
+/// What the walk found.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// Files to scan, sorted by display path.
+    pub files: Vec<FileEntry>,
+    /// Paths not followed, with the reason.
+    pub skipped: Vec<(PathBuf, String)>,
+    /// Leftover `.tf-pin-*.tmp` files from an interrupted run.
+    pub leftovers: Vec<PathBuf>,
+    /// Directories or files that could not be read.
+    pub errors: Vec<Error>,
+}
+
+/// Walks `paths`. Fails, before touching anything, when a path does not exist.
+pub fn discover(paths: &[PathBuf]) -> Result<Discovery, Vec<Error>> {
+    let missing: Vec<Error> = paths
+        .iter()
+        .filter(|path| fs::metadata(path).is_err())
+        .map(|path| Error::PathNotFound { path: path.clone() })
+        .collect();
+    if !missing.is_empty() {
+        return Err(missing);
+    }
+    let mut found = Discovery::default();
+    for path in paths {
+        let meta = match fs::metadata(path) {
+            Ok(meta) => meta,
+            Err(_) => {
+                found
+                    .errors
+                    .push(Error::PathNotFound { path: path.clone() });
+                continue;
+            }
+        };
+        let real = match fs::canonicalize(path) {
+            Ok(real) => real,
+            Err(source) => {
+                found.errors.push(Error::Read {
+                    path: path.clone(),
+                    source,
+                });
+                continue;
+            }
+        };
+        if meta.is_dir() {
+            walk_dir(path, &real, &mut found);
+        } else {
+            match FileKind::of_path(path) {
+                Some(kind) => found.files.push(FileEntry {
+                    display: path.clone(),
+                    real,
+                    kind,
+                    via_symlink: false,
+                }),
+                None => found
+                    .errors
+                    .push(Error::NotTerraform { path: path.clone() }),
+            }
+        }
+    }
+    found.files.sort_by(|a, b| a.display.cmp(&b.display));
+    found.files = dedupe(std::mem::take(&mut found.files));
+    found.skipped.sort();
+    found.leftovers.sort();
+    found.leftovers.dedup();
+    Ok(found)
+}
+
+/// Keeps one entry per real file, preferring one not reached through a symlink.
+fn dedupe(files: Vec<FileEntry>) -> Vec<FileEntry> {
+    let mut out: Vec<FileEntry> = Vec::with_capacity(files.len());
+    for file in files {
+        match out.iter_mut().find(|kept| kept.real == file.real) {
+            Some(kept) if kept.via_symlink && !file.via_symlink => *kept = file,
+            Some(_) => {}
+            None => out.push(file),
+        }
+    }
+    out.sort_by(|a, b| a.display.cmp(&b.display));
+    out
+}
+
+/// Files Terraform itself does not load.
+fn is_ignored_file_name(name: &str) -> bool {
+    name.starts_with('.') || name.ends_with('~') || (name.starts_with('#') && name.ends_with('#'))
+}
+
+fn join(dir: &Path, name: &std::ffi::OsStr) -> PathBuf {
+    if dir == Path::new(".") {
+        PathBuf::from(name)
+    } else {
+        dir.join(name)
+    }
+}
+
+fn walk_dir(dir: &Path, root: &Path, found: &mut Discovery) {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(source) => {
+            found.errors.push(Error::Read {
+                path: dir.to_path_buf(),
+                source,
+            });
+            return;
+        }
+    };
+    let mut entries: Vec<fs::DirEntry> = entries.filter_map(Result::ok).collect();
+    entries.sort_by_key(fs::DirEntry::file_name);
+    for entry in entries {
+        let file_name = entry.file_name();
+        let name = file_name.to_string_lossy();
+        let display = join(dir, &file_name);
+        let Ok(file_type) = entry.file_type() else {
+            continue;
+        };
+        if file_type.is_dir() {
+            if !name.starts_with('.') {
+                walk_dir(&display, root, found);
+            }
+            continue;
+        }
+        if name.starts_with('.') {
+            if file_type.is_file() && is_temp_file_name(&name) {
+                found.leftovers.push(display);
+            }
+            continue;
+        }
+        if is_ignored_file_name(&name) {
+            continue;
+        }
+        if file_type.is_symlink() {
+            symlink(display, root, found);
+            continue;
+        }
+        if let Some(kind) = FileKind::of_path(&display) {
+            let real = fs::canonicalize(&display).unwrap_or_else(|_| display.clone());
+            found.files.push(FileEntry {
+                display,
+                real,
+                kind,
+                via_symlink: false,
+            });
+        }
+    }
+}
+
+fn symlink(display: PathBuf, root: &Path, found: &mut Discovery) {
+    let Ok(target) = fs::canonicalize(&display) else {
+        found.skipped.push((
+            display,
+            "dangling symlink: its target does not exist".to_owned(),
+        ));
+        return;
+    };
+    if !target.starts_with(root) {
+        let reason = format!(
+            "symlink to {}, outside the scanned tree {}: not followed",
+            target.display(),
+            root.display()
+        );
+        found.skipped.push((display, reason));
+        return;
+    }
+    if target.is_dir() {
+        let reason = format!(
+            "symlink to the directory {} inside the scanned tree: not followed (the directory is scanned directly)",
+            target.display()
+        );
+        found.skipped.push((display, reason));
+        return;
+    }
+    if let Some(kind) = FileKind::of_path(&display) {
+        found.files.push(FileEntry {
+            display,
+            real: target,
+            kind,
+            via_symlink: true,
+        });
+    }
+}
