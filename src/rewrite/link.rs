@@ -123,7 +123,7 @@ fn vm_fed(target: &Target) -> Skipped {
         column: target.column,
         context: target.context.clone(),
         path: target.path.clone(),
-        value: target.value.clone(),
+        value: format!("\"{}\"", super::literal::encode(&target.value)),
         kind: SkipKind::VmImage,
         reason: format!(
             "{address} is used as the image of a virtual-machine resource, so this is a VM image, not a container image"
@@ -161,9 +161,13 @@ fn pointer(
             "it is defined at {} (not a plain literal)",
             place.at()
         )),
-        (_, None) => parts.push(format!(
-            "{} is not defined in the scanned files",
-            symbol.address()
+        (SymbolKind::Var, None) => parts.push(format!(
+            "no `variable \"{}\"` in the scanned files of this directory",
+            symbol.name
+        )),
+        (SymbolKind::Local, None) => parts.push(format!(
+            "no local `{}` in the scanned files of this directory",
+            symbol.name
         )),
     }
     if symbol.kind == SymbolKind::Var {

@@ -174,11 +174,15 @@ fn render_text(
                     entry.before,
                     entry.after.as_deref().unwrap_or_default()
                 );
-                let to_stdout = options.output != Output::Diff && !outcome.withheld;
-                if to_stdout && loud {
-                    writeln!(stdout, "{line}")?;
-                } else if options.verbose {
-                    writeln!(stderr, "{line}")?;
+                // With diff output the diff itself shows each change.
+                if options.output != Output::Diff {
+                    if outcome.withheld {
+                        if options.verbose {
+                            writeln!(stderr, "{line} (not written)")?;
+                        }
+                    } else if loud {
+                        writeln!(stdout, "{line}")?;
+                    }
                 }
                 if let (Some(warning), true) = (&entry.warning, loud) {
                     writeln!(

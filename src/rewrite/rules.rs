@@ -112,6 +112,20 @@ pub fn looks_like_full_reference(value: &str) -> bool {
     value.contains(['/', ':', '@'])
 }
 
+/// Whether a bare word looks like a tag (`v1.25.0`, `1.25`, `latest`) rather than a
+/// repository name.
+pub fn looks_like_bare_tag(value: &str) -> bool {
+    const TAG_WORDS: &[&str] = &[
+        "latest", "stable", "edge", "main", "master", "nightly", "lts", "dev", "beta", "alpha",
+    ];
+    let mut chars = value.chars();
+    match (chars.next(), chars.next()) {
+        (Some(first), _) if first.is_ascii_digit() => true,
+        (Some('v' | 'V'), Some(second)) if second.is_ascii_digit() => true,
+        _ => TAG_WORDS.contains(&value),
+    }
+}
+
 /// The resource type whose top-level `name` attribute is an image reference:
 /// kreuzwerker/docker's `resource "docker_image"` (pulls `name`) and
 /// `data "docker_registry_image"` (looks `name` up). `resource "docker_registry_image"`
@@ -181,6 +195,12 @@ mod tests {
         }
         for no in ["nginx", "latest", "v1.25.0", ""] {
             assert!(!looks_like_full_reference(no), "{no}");
+        }
+        for tag in ["v1.25.0", "1.25", "latest", "stable", "V2"] {
+            assert!(looks_like_bare_tag(tag), "{tag}");
+        }
+        for name in ["nginx", "vault", "", "v"] {
+            assert!(!looks_like_bare_tag(name), "{name}");
         }
     }
 }

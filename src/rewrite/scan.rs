@@ -757,110 +757,86 @@ impl Walker<'_, '_> {
             );
             return;
         }
-        let not_literal = |what: String| format!("{what}; tf-pin edits only plain string literals");
-        match value {
+        let not_literal = |what: &str| format!("{what}; tf-pin edits only plain string literals");
+        let (kind, reason, uses) = match value {
             Expression::String(s) => {
-                self.literal(context, path, value, s.value(), origin, strictness)
+                self.literal(context, path, value, s.value(), origin, strictness);
+                return;
             }
-            Expression::Null(_) => {}
-            Expression::Object(_) | Expression::Array(_) if strict => {
-                self.expr(context, path, value)
-            }
-            Expression::HeredocTemplate(_) => {
-                self.skip(
-                    context,
-                    path,
-                    value_offset,
-                    value,
-                    SkipKind::Heredoc,
-                    not_literal("a heredoc".to_owned()),
-                    strict,
-                    None,
-                );
-            }
-            Expression::StringTemplate(_) => {
-                let what = "an interpolated string".to_owned();
+            Expression::Null(_) => return,
+            Expression::Object(_) | Expression::Array(_) if !strict => return,
+            Expression::Object(_) => {
+                let reason = "an object (e.g. a Helm-style repository/tag pair), not a reference string; tf-pin pins whole references only";
                 self.skip(
                     context,
                     path,
                     value_offset,
                     value,
                     SkipKind::NotLiteral,
-                    not_literal(what),
-                    strict,
+                    reason.to_owned(),
+                    true,
                     None,
                 );
+                self.expr(context, path, value);
+                return;
             }
+            Expression::Array(_) => {
+                let reason = "a list, not a reference string";
+                self.skip(
+                    context,
+                    path,
+                    value_offset,
+                    value,
+                    SkipKind::NotLiteral,
+                    reason.to_owned(),
+                    true,
+                    None,
+                );
+                self.expr(context, path, value);
+                return;
+            }
+            Expression::HeredocTemplate(_) => (SkipKind::Heredoc, not_literal("a heredoc"), None),
+            Expression::StringTemplate(_) => (
+                SkipKind::NotLiteral,
+                not_literal("an interpolated string"),
+                None,
+            ),
             Expression::Traversal(_) | Expression::Variable(_) => {
                 let uses = symbol_of(value);
                 let what = match &uses {
-                    Some(symbol) => format!("uses {}", symbol.address()),
-                    None => format!("uses {}", self.snippet(value)),
+                    Some(symbol) => symbol.address(),
+                    None => self.snippet(value),
                 };
-                self.skip(
-                    context,
-                    path,
-                    value_offset,
-                    value,
+                (
                     SkipKind::NotLiteral,
-                    not_literal(what),
-                    strict,
+                    format!("uses {what} instead of a literal"),
                     uses,
-                );
+                )
             }
             Expression::FuncCall(call) => {
                 let what = format!("the result of {}()", call.name.name.as_str());
-                self.skip(
-                    context,
-                    path,
-                    value_offset,
-                    value,
-                    SkipKind::NotLiteral,
-                    not_literal(what),
-                    strict,
-                    None,
-                );
+                (SkipKind::NotLiteral, not_literal(&what), None)
             }
-            Expression::Conditional(_) => {
-                let what = "a conditional expression".to_owned();
-                self.skip(
-                    context,
-                    path,
-                    value_offset,
-                    value,
-                    SkipKind::NotLiteral,
-                    not_literal(what),
-                    strict,
-                    None,
-                );
-            }
+            Expression::Conditional(_) => (
+                SkipKind::NotLiteral,
+                not_literal("a conditional expression"),
+                None,
+            ),
             Expression::Number(_) | Expression::Bool(_) => {
-                let reason = "not a string".to_owned();
-                self.skip(
-                    context,
-                    path,
-                    value_offset,
-                    value,
-                    SkipKind::Invalid,
-                    reason,
-                    strict,
-                    None,
-                );
+                (SkipKind::Invalid, "not a string".to_owned(), None)
             }
-            _ => {
-                let what = "an expression".to_owned();
-                self.skip(
-                    context,
-                    path,
-                    value_offset,
-                    value,
-                    SkipKind::NotLiteral,
-                    not_literal(what),
-                    strict,
-                    None,
-                );
-            }
-        }
+            _ => (SkipKind::NotLiteral, not_literal("an expression"), None),
+        };
+        self.skip(
+            context,
+            path,
+            value_offset,
+            value,
+            kind,
+            reason,
+            strict,
+            uses,
+        );
     }
 
     fn literal(
@@ -917,7 +893,20 @@ impl Walker<'_, '_> {
             return;
         }
         if named && !rules::looks_like_full_reference(value) {
-            let reason = "a bare word without `/`, `:tag` or `@digest` is ambiguous (a repository or a tag?); write it with a tag, e.g. `nginx:latest`, to have it pinned".to_owned();
+            if Reference::parse(value).is_err() {
+                // Not image-shaped at all (`IfNotPresent`, `see README`): not an image.
+                return;
+            }
+            let (reason, notable) = if rules::looks_like_bare_tag(value) {
+                ("a bare tag, not a full image reference".to_owned(), false)
+            } else {
+                (
+                    format!(
+                        "a bare name without `:tag`, `/` or `@digest` is ambiguous (a repository or a tag?); write `{value}:latest` to have it pinned"
+                    ),
+                    true,
+                )
+            };
             self.skip(
                 context,
                 path,
@@ -925,7 +914,7 @@ impl Walker<'_, '_> {
                 expr,
                 SkipKind::NotFullReference,
                 reason,
-                true,
+                notable,
                 None,
             );
             return;
