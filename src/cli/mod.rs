@@ -3,6 +3,7 @@
 
 mod external;
 mod resolve;
+mod rewrite;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -28,6 +29,8 @@ enum Command {
     Resolve(resolve::ResolveArgs),
     /// Terraform `external` data source: JSON query on stdin, pinned references on stdout.
     External(external::ExternalArgs),
+    /// Pin image references in .tf and .tfvars files, touching nothing but those literals.
+    Rewrite(rewrite::RewriteArgs),
 }
 
 /// Options shared by every subcommand that talks to a registry.
@@ -125,6 +128,7 @@ pub fn run() -> i32 {
     let code = match cli.command {
         Command::Resolve(args) => resolve::run(&args, &mut out, &mut err),
         Command::External(args) => external::run(&args, &mut out, &mut err),
+        Command::Rewrite(args) => rewrite::run(&args, &mut out, &mut err),
     };
     let _ = out.flush();
     code
