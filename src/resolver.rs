@@ -174,13 +174,14 @@ impl Resolver {
         &self,
         items: &[(Reference, Digest)],
     ) -> Vec<Result<bool, RegistryError>> {
-        let references: Vec<&Reference> = items.iter().map(|(r, _)| r).collect();
+        let upstream: Vec<Reference> = items.iter().map(|(r, _)| self.upstream_of(r)).collect();
+        let references: Vec<&Reference> = upstream.iter().collect();
         self.runtime.block_on(async {
             self.prefetch_tokens(&references).await;
-            stream::iter(items)
-                .map(|(reference, digest)| async move {
+            stream::iter(items.iter().zip(&upstream))
+                .map(|((reference, digest), target)| async move {
                     self.client
-                        .manifest_exists(reference, digest)
+                        .manifest_exists(target, digest)
                         .await
                         .map_err(|f| f.for_reference(reference.to_string()))
                 })
@@ -188,6 +189,22 @@ impl Resolver {
                 .collect()
                 .await
         })
+    }
+
+    /// The settings this resolver was built with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The registry client, for checks beyond tag resolution (e.g. `mirror-check`); run its
+    /// futures with [`Resolver::block_on`].
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Runs `future` to completion on this resolver's runtime.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
     }
 
     /// The reference to ask the registry about: the upstream one under `--registry-map`.

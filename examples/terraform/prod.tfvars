@@ -1,0 +1,1 @@
+worker_image = "ghcr.io/acme/worker:3.1"
