@@ -113,6 +113,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_file_changed_since_reading_is_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("main.tf");
+        std::fs::write(&path, "edited meanwhile").unwrap();
+        let err = replace_file(&path, &path, b"what we read", b"new").unwrap_err();
+        assert!(matches!(err, Error::ChangedDuringRun { .. }), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"edited meanwhile");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "the temporary file is cleaned up");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn replacing_keeps_the_mode_and_leaves_no_temp_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("main.tf");
+        std::fs::write(&path, "old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o604)).unwrap();
+        replace_file(&path, &path, b"old", b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o604);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
     fn temp_file_names_match_exactly() {
         let table: &[(&str, bool)] = &[
             (".tf-pin-a1B2c3D4.tmp", true),
