@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod exit;
 pub mod external;
+pub mod mirror;
 pub mod reference;
 pub mod registry;
 pub mod resolver;

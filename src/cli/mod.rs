@@ -2,6 +2,7 @@
 //! lives here beyond turning flags into each front end's options and printing results.
 
 mod external;
+mod mirror_check;
 mod resolve;
 mod rewrite;
 
@@ -31,6 +32,8 @@ enum Command {
     External(external::ExternalArgs),
     /// Pin image references in .tf and .tfvars files, touching nothing but those literals.
     Rewrite(rewrite::RewriteArgs),
+    /// Compare what each registry mirror answers for a tag with the upstream's digest.
+    MirrorCheck(mirror_check::MirrorCheckArgs),
 }
 
 /// Options shared by every subcommand that talks to a registry.
@@ -129,6 +132,7 @@ pub fn run() -> i32 {
         Command::Resolve(args) => resolve::run(&args, &mut out, &mut err),
         Command::External(args) => external::run(&args, &mut out, &mut err),
         Command::Rewrite(args) => rewrite::run(&args, &mut out, &mut err),
+        Command::MirrorCheck(args) => mirror_check::run(&args, &mut out, &mut err),
     };
     let _ = out.flush();
     code

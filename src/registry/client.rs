@@ -69,7 +69,7 @@ impl Client {
     }
 
     /// The auth challenge of a host, from one `GET /v2/` per run.
-    async fn challenge(
+    pub(super) async fn challenge(
         &self,
         host: &HostState,
         api_host: &str,
@@ -92,7 +92,7 @@ impl Client {
             .clone()
     }
 
-    async fn credential(
+    pub(super) async fn credential(
         &self,
         host: &HostState,
         reference: &Reference,
@@ -416,7 +416,7 @@ impl Client {
     }
 }
 
-fn content_type(response: &Response) -> Option<String> {
+pub(super) fn content_type(response: &Response) -> Option<String> {
     response
         .headers()
         .get(CONTENT_TYPE)
@@ -425,7 +425,7 @@ fn content_type(response: &Response) -> Option<String> {
 }
 
 /// The `Docker-Content-Digest` header, if present; a malformed one is an error, not absent.
-fn announced_digest(response: &Response) -> Result<Option<Digest>, Failure> {
+pub(super) fn announced_digest(response: &Response) -> Result<Option<Digest>, Failure> {
     let Some(value) = response.headers().get("docker-content-digest") else {
         return Ok(None);
     };

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod client;
 pub mod credentials;
 pub mod manifest;
+pub mod mirror;
 pub mod platform;
 pub mod transport;
 

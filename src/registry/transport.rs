@@ -52,11 +52,23 @@ pub struct TransportOptions {
     pub verbose: bool,
 }
 
+/// TLS settings for one host that differ from the shared client's (containerd's per-host
+/// `ca` and `skip_verify` in hosts.toml).
+#[derive(Debug, Clone, Default)]
+pub struct HostTls {
+    /// CA certificates trusted for this host, on top of the shared roots.
+    pub extra_roots: Vec<reqwest::Certificate>,
+    /// Accept any certificate (no chain or host name verification).
+    pub skip_verify: bool,
+}
+
 /// A shared HTTP client with per-host scheme memory.
 pub struct Transport {
     client: reqwest::Client,
     options: TransportOptions,
     schemes: Mutex<HashMap<String, Scheme>>,
+    /// Dedicated clients for hosts with their own TLS settings ([`Transport::set_host_tls`]).
+    host_clients: Mutex<HashMap<String, reqwest::Client>>,
 }
 
 /// A request to send; rebuilt on every retry.
@@ -74,22 +86,38 @@ pub struct Request<'a> {
 impl Transport {
     /// Builds the client; TLS roots are loaded here, once per process.
     pub fn new(options: TransportOptions) -> Result<Transport, reqwest::Error> {
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("tf-pin/", env!("CARGO_PKG_VERSION")))
-            .timeout(options.timeout)
-            .connect_timeout(options.timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .pool_idle_timeout(Duration::from_secs(30))
-            .tcp_nodelay(true)
-            .use_rustls_tls();
-        for root in &options.extra_roots {
-            builder = builder.add_root_certificate(root.clone());
-        }
         Ok(Transport {
-            client: builder.build()?,
+            client: client_builder(&options).build()?,
             options,
             schemes: Mutex::new(HashMap::new()),
+            host_clients: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Gives `host` (`host[:port]` as it appears in URLs) a dedicated HTTP client with the
+    /// shared settings plus `tls`; every later request to that host uses it.
+    pub fn set_host_tls(&self, host: &str, tls: &HostTls) -> Result<(), reqwest::Error> {
+        let mut builder = client_builder(&self.options);
+        for root in &tls.extra_roots {
+            builder = builder.add_root_certificate(root.clone());
+        }
+        if tls.skip_verify {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        let client = builder.build()?;
+        if let Ok(mut clients) = self.host_clients.lock() {
+            clients.insert(host.to_owned(), client);
+        }
+        Ok(())
+    }
+
+    /// The client for a URL: the host's dedicated one, else the shared one.
+    fn client_for(&self, url: &str) -> reqwest::Client {
+        self.host_clients
+            .lock()
+            .ok()
+            .and_then(|clients| clients.get(host_of(url)).cloned())
+            .unwrap_or_else(|| self.client.clone())
     }
 
     /// Whether plain HTTP may be used for `host` (loopback or marked insecure).
@@ -173,7 +201,7 @@ impl Transport {
             attempt += 1;
             let started = Instant::now();
             let mut builder = self
-                .client
+                .client_for(req.url)
                 .request(req.method.clone(), req.url)
                 .headers(req.headers.clone());
             if let Some(form) = req.form {
@@ -236,6 +264,22 @@ impl Transport {
             detail: error_chain(error),
         }
     }
+}
+
+/// The shared client settings, TLS roots included.
+fn client_builder(options: &TransportOptions) -> reqwest::ClientBuilder {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("tf-pin/", env!("CARGO_PKG_VERSION")))
+        .timeout(options.timeout)
+        .connect_timeout(options.timeout.min(Duration::from_secs(10)))
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .pool_idle_timeout(Duration::from_secs(30))
+        .tcp_nodelay(true)
+        .use_rustls_tls();
+    for root in &options.extra_roots {
+        builder = builder.add_root_certificate(root.clone());
+    }
+    builder
 }
 
 /// The `host[:port]` part of a URL, for messages.
