@@ -323,7 +323,12 @@ fn mutated_input_never_panics() {
     let corpus = corpus();
     let mut rng = Rng(42);
     let mut parsed = 0;
-    for round in 0..600 {
+    // `TF_PIN_MUTATION_ROUNDS=100000 cargo test --release mutated` for a longer soak.
+    let rounds: usize = std::env::var("TF_PIN_MUTATION_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(600);
+    for round in 0..rounds {
         let (name, kind, original) = &corpus[rng.below(corpus.len())];
         let mut bytes = original.clone();
         for _ in 0..1 + rng.below(4) {

@@ -29,7 +29,8 @@ pub struct Entry {
     pub context: String,
     /// The slot inside the block (`spec.template.spec.container.image`).
     pub path: String,
-    /// The value as written.
+    /// The value: the decoded reference for targets; for skipped slots the source text
+    /// as written (first line, shortened), e.g. `var.image` or `"${var.registry}/app:1"`.
     pub before: String,
     /// The new value, when the action changes it.
     pub after: Option<String>,
