@@ -300,7 +300,7 @@ fn check(reference: &Reference, offline: bool, lookups: &Lookups) -> Decision {
         return Decision::new(
             Action::UnpinnedReference,
             None,
-            Some("not pinned to a digest; run `tf-pin` to pin it".to_owned()),
+            Some("not pinned to a digest; run `tf-pin rewrite` to pin it".to_owned()),
         );
     };
     if offline {
@@ -313,7 +313,7 @@ fn check(reference: &Reference, offline: bool, lookups: &Lookups) -> Decision {
                 Action::Missing,
                 None,
                 Some(format!(
-                    "the registry has no manifest {digest} in {}; the pin is broken: run `tf-pin update` or pin a digest that exists",
+                    "the registry has no manifest {digest} in {}; the pin is broken: run `tf-pin rewrite --update` or pin a digest that exists",
                     reference.written_name()
                 )),
             );
@@ -330,7 +330,7 @@ fn check(reference: &Reference, offline: bool, lookups: &Lookups) -> Decision {
             Action::Stale,
             None,
             Some(format!(
-                "stale: tag {} now points to {current}; run `tf-pin update`",
+                "stale: tag {} now points to {current}; run `tf-pin rewrite --update`",
                 reference.tag_or_default()
             )),
         ),
