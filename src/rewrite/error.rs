@@ -138,7 +138,7 @@ pub enum Error {
     },
     /// The mode needs a registry but the caller passed none.
     #[error(
-        "this mode needs registry access to resolve {count} reference(s), but no registry client was configured; use `unpin` or `check --offline` to work without one"
+        "this mode needs registry access to resolve {count} reference(s), but no registry client was configured; `--unpin` and `--check --offline` work without one"
     )]
     NoRegistry {
         /// How many lookups were needed.
