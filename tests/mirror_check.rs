@@ -336,6 +336,26 @@ fn hosts_toml_with_two_hosts_and_override_path() {
         "{}",
         run.stderr
     );
+
+    // --platform compares that platform's manifest, picked from the index at each end.
+    let run = tf_pin(&[
+        "--containerd-dir",
+        certs.path().to_str().unwrap(),
+        "--platform",
+        "linux/arm64",
+        "--format",
+        "json",
+        &image.reference,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let doc = json(&run);
+    let arm64 = &image.child("linux/arm64/v8").digest;
+    for check in doc["checks"].as_array().unwrap() {
+        assert_eq!(check["status"], "fresh");
+        assert_eq!(check["mirror_digest"], arm64.as_str());
+        assert_eq!(check["upstream_digest"], arm64.as_str());
+        assert_eq!(check["platform"], "linux/arm64/v8");
+    }
 }
 
 #[test]

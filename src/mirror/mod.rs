@@ -1247,6 +1247,32 @@ mod tests {
         assert!(plan.warnings.iter().all(|w| !w.contains("--registry-map")));
     }
 
+    #[test]
+    fn known_mirrors_from_a_containerd_dir_for_other_subcommands() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = KnownMirrors::from_containerd_dir(&dir.path().join("nope")).unwrap();
+        assert!(missing.is_empty(), "a missing directory has no mirrors");
+        let d = dir.path().join("ghcr.io");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            d.join("hosts.toml"),
+            "[host.\"https://ghcr-cache.internal:8443\"]\n",
+        )
+        .unwrap();
+        let b = dir.path().join("broken.example");
+        std::fs::create_dir_all(&b).unwrap();
+        std::fs::write(b.join("hosts.toml"), "[host\n").unwrap();
+        let known = KnownMirrors::from_containerd_dir(dir.path()).unwrap();
+        let reference = Reference::parse("ghcr-cache.internal:8443/o/r:1").unwrap();
+        let warning = unmapped_mirror_warning(&reference, &known, &[]).unwrap();
+        assert!(
+            warning.ends_with(
+                "pass --registry-map ghcr-cache.internal:8443=ghcr.io to resolve it at the upstream"
+            ),
+            "{warning}"
+        );
+    }
+
     fn digest(c: char) -> Digest {
         Digest::parse(&format!("sha256:{}", c.to_string().repeat(64))).unwrap()
     }
