@@ -219,7 +219,11 @@ impl Transport {
                 }
                 Err(error) => {
                     self.log(&req, "failed", elapsed);
-                    if error.is_timeout() || !error.is_connect() {
+                    // A name that does not resolve will not resolve in 250 ms either.
+                    if error.is_timeout()
+                        || !error.is_connect()
+                        || error_chain(error).contains("dns error")
+                    {
                         return Err(self.classify(error, req.url));
                     }
                     backoff(attempt)
@@ -353,19 +357,27 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// Joins an error and its sources: reqwest's top-level message alone hides the cause.
+/// The causes of an error, joined: reqwest's own top-level message ("error sending request
+/// for url (…)", "client error (Connect)") repeats the URL the caller already names and
+/// hides the cause, so it is dropped when there is a cause to show.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(error);
+    while let Some(cause) = current {
+        let text = cause.to_string();
+        let wrapper = text.starts_with("error sending request")
+            || text.starts_with("client error")
+            || text.starts_with("error decoding response body");
+        if !wrapper && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
         }
-        source = cause.source();
+        current = cause.source();
     }
-    text
+    if parts.is_empty() {
+        error.to_string()
+    } else {
+        parts.join(": ")
+    }
 }
 
 fn may_be_plain_http(failure: &Failure) -> bool {

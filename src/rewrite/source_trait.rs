@@ -34,9 +34,10 @@ impl DigestSource for Resolver {
     }
 }
 
+/// The report line already starts with the reference, so only the failure is kept.
 fn registry_error(error: crate::registry::RegistryError) -> LookupError {
     LookupError {
-        message: error.to_string(),
+        message: error.failure.to_string(),
         exit_code: error.exit_code(),
     }
 }
