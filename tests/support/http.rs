@@ -260,6 +260,17 @@ fn serve_conn(stream: TcpStream, handler: &Handler, ctx: &Ctx) {
         return;
     };
     let mut reader = BufReader::new(stream);
+    // A TLS ClientHello (record type 0x16) never ends in a blank line, so read_request would
+    // wait for one until the client gives up. Real plain-HTTP servers (docker-registry's Go
+    // net/http, nginx) reject it at once; do the same, so a client's HTTPS probe of a
+    // plain-HTTP host fails fast here too.
+    if reader
+        .fill_buf()
+        .is_ok_and(|buf| buf.first() == Some(&0x16))
+    {
+        let _ = writer.write_all(&Response::new(400).body("bad request\n").to_bytes());
+        return;
+    }
     loop {
         let req = match read_request(&mut reader) {
             Ok(Some(r)) => r,
