@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue,
+};
 use reqwest::{Method, Response, StatusCode};
 use tokio::sync::OnceCell;
 
@@ -325,7 +327,7 @@ impl Client {
             let head = self.manifest_request(reference, Method::HEAD, tag).await;
             match head {
                 Ok(response) => {
-                    if let Some(length) = response.content_length() {
+                    if let Some(length) = announced_length(&response) {
                         if length > MANIFEST_SIZE_LIMIT {
                             return Err(Failure::ManifestTooLarge { size: Some(length) });
                         }
@@ -422,6 +424,14 @@ pub(super) fn content_type(response: &Response) -> Option<String> {
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
+}
+
+/// The `Content-Length` header as sent. Not `Response::content_length`: that is the size of
+/// the body reqwest will deliver, which for a `HEAD` answer is always 0, whatever the header
+/// announces.
+pub(super) fn announced_length(response: &Response) -> Option<u64> {
+    let value = response.headers().get(CONTENT_LENGTH)?.to_str().ok()?;
+    value.trim().parse().ok()
 }
 
 /// The `Docker-Content-Digest` header, if present; a malformed one is an error, not absent.

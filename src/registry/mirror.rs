@@ -10,7 +10,7 @@
 
 use reqwest::{Method, StatusCode};
 
-use super::client::{Resolution, announced_digest, content_type};
+use super::client::{Resolution, announced_digest, announced_length, content_type};
 use super::transport::{self, HostTls, MANIFEST_SIZE_LIMIT, Scheme};
 use super::{Client, Failure, Platform, manifest};
 use crate::reference::{DOCKER_HUB, DOCKER_HUB_API_HOST, Digest, Reference, ReferenceError};
@@ -193,7 +193,7 @@ impl Client {
                 .await;
             match head {
                 Ok(response) => {
-                    if let Some(length) = response.content_length() {
+                    if let Some(length) = announced_length(&response) {
                         if length > MANIFEST_SIZE_LIMIT {
                             return Err(Failure::ManifestTooLarge { size: Some(length) });
                         }
