@@ -203,7 +203,8 @@ impl Client {
                     &scopes,
                     found.as_deref(),
                 )
-                .await?;
+                .await
+                .map_err(|failure| registry_answer(failure, reference))?;
                 Ok(auth::bearer_header(&token))
             }
         }
@@ -415,6 +416,23 @@ impl Client {
             Err(Failure::NotFound { .. }) => Ok(false),
             Err(failure) => Err(failure),
         }
+    }
+}
+
+/// A token server's 401 or 403 is the registry's refusal: name the registry (the host to
+/// `docker login` to) and the repository, not the token endpoint's host and scope list.
+fn registry_answer(failure: Failure, reference: &Reference) -> Failure {
+    match failure {
+        Failure::Unauthorized { credentials, .. } => Failure::Unauthorized {
+            registry: reference.registry().to_owned(),
+            credentials,
+        },
+        Failure::Forbidden { credentials, .. } => Failure::Forbidden {
+            registry: reference.registry().to_owned(),
+            repository: reference.repository().to_owned(),
+            credentials,
+        },
+        other => other,
     }
 }
 
