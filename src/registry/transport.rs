@@ -2,7 +2,9 @@
 //!
 //! Scheme choice follows Docker: HTTPS with verification everywhere; hosts on loopback
 //! (`localhost`, `127.0.0.0/8`, `::1`) and `--insecure-registry` hosts try HTTPS first and
-//! fall back to plain HTTP when the TLS connection cannot be made. Cross-host redirects drop
+//! fall back to plain HTTP when the TLS connection cannot be made. As with Docker's
+//! `insecure-registries`, an `--insecure-registry` host's certificate is not verified
+//! (loopback hosts still verify theirs: `--ca-file` or the flag). Cross-host redirects drop
 //! the `Authorization` header (reqwest's redirect policy strips sensitive headers whenever
 //! the host, port or scheme changes).
 
@@ -86,12 +88,22 @@ pub struct Request<'a> {
 impl Transport {
     /// Builds the client; TLS roots are loaded here, once per process.
     pub fn new(options: TransportOptions) -> Result<Transport, reqwest::Error> {
-        Ok(Transport {
+        let transport = Transport {
             client: client_builder(&options).build()?,
             options,
             schemes: Mutex::new(HashMap::new()),
             host_clients: Mutex::new(HashMap::new()),
-        })
+        };
+        // Marking a host insecure accepts an unverified certificate, as the TLS error hint
+        // (`with_tls_hint`) promises; without this the flag could only ever add plain HTTP.
+        let unverified = HostTls {
+            extra_roots: Vec::new(),
+            skip_verify: true,
+        };
+        for host in &transport.options.insecure_hosts {
+            transport.set_host_tls(host, &unverified)?;
+        }
+        Ok(transport)
     }
 
     /// Gives `host` (`host[:port]` as it appears in URLs) a dedicated HTTP client with the
