@@ -275,9 +275,16 @@ impl Transport {
                 seconds: self.options.timeout.as_secs_f64(),
             };
         }
+        let mut detail = error_chain(error);
+        // Say what to do; a certificate error gets its own advice from `with_tls_hint`.
+        if error.is_connect() && !is_certificate_error(&detail) {
+            detail.push_str("; check the host name and port, and that the registry is running");
+        } else if !error.is_connect() {
+            detail.push_str("; the connection broke off, try again");
+        }
         Failure::Network {
             url: url.split('?').next().unwrap_or(url).to_owned(),
-            detail: error_chain(error),
+            detail,
         }
     }
 }
