@@ -61,6 +61,14 @@ pub enum SettingsError {
         /// What went wrong.
         detail: String,
     },
+    /// [`HELPER_TIMEOUT_VAR`] is set to something that is not a usable number of seconds.
+    #[error(
+        "{HELPER_TIMEOUT_VAR}={value:?} is not a number of seconds between 0 and 3600: set it to e.g. 30, or unset it to wait the default 10 seconds"
+    )]
+    HelperTimeout {
+        /// The variable's value.
+        value: String,
+    },
     /// The async runtime or HTTP client could not start.
     #[error("cannot start the HTTP client: {0}")]
     Startup(String),
@@ -73,13 +81,24 @@ pub struct Resolver {
     settings: Settings,
 }
 
+/// Environment variable: how many seconds a credential helper may run before it is stopped
+/// (default 10, [`DEFAULT_HELPER_TIMEOUT`]). Raise it for helpers that wait for a person (a
+/// hardware key, a password prompt); tests lower it. Read by [`Resolver::new`].
+///
+/// [`DEFAULT_HELPER_TIMEOUT`]: crate::registry::credentials::DEFAULT_HELPER_TIMEOUT
+pub const HELPER_TIMEOUT_VAR: &str = "TF_PIN_CREDENTIAL_HELPER_TIMEOUT";
+
 impl Resolver {
-    /// Builds a resolver with credentials from the process environment.
+    /// Builds a resolver with credentials from the process environment (including
+    /// [`HELPER_TIMEOUT_VAR`]).
     pub fn new(settings: Settings) -> Result<Resolver, SettingsError> {
-        Resolver::with_credentials(
-            settings,
-            CredentialStore::from_env(|key| std::env::var(key).ok()),
-        )
+        let mut credentials = CredentialStore::from_env(|key| std::env::var(key).ok());
+        let timeout =
+            std::env::var_os(HELPER_TIMEOUT_VAR).map(|v| v.to_string_lossy().into_owned());
+        if let Some(timeout) = helper_timeout(timeout)? {
+            credentials = credentials.with_helper_timeout(timeout);
+        }
+        Resolver::with_credentials(settings, credentials)
     }
 
     /// Builds a resolver with an explicit credential store.
@@ -230,5 +249,16 @@ impl Resolver {
                 self.client.prefetch_tokens(&group).await
             })
             .await;
+    }
+}
+
+/// Parses [`HELPER_TIMEOUT_VAR`]: unset or empty means the default.
+fn helper_timeout(value: Option<String>) -> Result<Option<Duration>, SettingsError> {
+    let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    match value.trim().parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 3600.0 => Ok(Some(Duration::from_secs_f64(secs))),
+        _ => Err(SettingsError::HelperTimeout { value }),
     }
 }
