@@ -323,9 +323,35 @@ impl Client {
         reference: &Reference,
         platform: Option<&Platform>,
     ) -> Result<Resolution, Failure> {
+        let api_host = reference.api_host();
+        let host = self.host(api_host);
+        let challenge = self.challenge(&host, api_host).await?;
         let tag = reference.tag_or_default();
+        let url = format!(
+            "{}/v2/{}/manifests/{tag}",
+            self.transport.base_url(api_host),
+            reference.repository()
+        );
+        self.resolve_tag_at(&host, reference, &challenge, &url, tag, platform)
+            .await
+    }
+
+    /// Resolves `tag` at `url` with `reference`'s credentials and token scope: `HEAD` and
+    /// `Docker-Content-Digest` when that suffices, else `GET` and the sha256 of the exact
+    /// bytes, checked against the header. Shared by registries and mirror endpoints.
+    pub(super) async fn resolve_tag_at(
+        &self,
+        host: &HostState,
+        reference: &Reference,
+        challenge: &Option<Challenge>,
+        url: &str,
+        tag: &str,
+        platform: Option<&Platform>,
+    ) -> Result<Resolution, Failure> {
         if platform.is_none() {
-            let head = self.manifest_request(reference, Method::HEAD, tag).await;
+            let head = self
+                .authorized_request(host, reference, challenge, Method::HEAD, url, tag)
+                .await;
             match head {
                 Ok(response) => {
                     if let Some(length) = announced_length(&response) {
@@ -333,8 +359,7 @@ impl Client {
                             return Err(Failure::ManifestTooLarge { size: Some(length) });
                         }
                     }
-                    let header_digest = announced_digest(&response)?;
-                    if let Some(digest) = header_digest {
+                    if let Some(digest) = announced_digest(&response)? {
                         let content_type = content_type(&response);
                         return Ok(Resolution {
                             digest,
@@ -348,13 +373,11 @@ impl Client {
                 Err(failure) => return Err(failure),
             }
         }
-        let (digest, media_type, body) = self.fetch_manifest(reference, tag).await?;
+        let response = self
+            .authorized_request(host, reference, challenge, Method::GET, url, tag)
+            .await?;
+        let (digest, media_type, body) = verified_manifest(response).await?;
         match platform {
-            None => Ok(Resolution {
-                digest,
-                media_type,
-                platform: None,
-            }),
             Some(wanted) if manifest::is_index(&media_type) => {
                 let (child, child_type) = manifest::select_platform(&body, wanted)?;
                 Ok(Resolution {
@@ -364,42 +387,12 @@ impl Client {
                 })
             }
             // A single-platform image: what the tag points to is what every node pulls.
-            Some(wanted) => Ok(Resolution {
+            _ => Ok(Resolution {
                 digest,
                 media_type,
-                platform: Some(wanted.to_string()),
+                platform: platform.map(ToString::to_string),
             }),
         }
-    }
-
-    /// GETs a manifest and returns its verified digest, media type and exact bytes.
-    async fn fetch_manifest(
-        &self,
-        reference: &Reference,
-        target: &str,
-    ) -> Result<(Digest, String, Vec<u8>), Failure> {
-        let response = self
-            .manifest_request(reference, Method::GET, target)
-            .await?;
-        let claimed = announced_digest(&response)?;
-        let content_type = content_type(&response);
-        let body = transport::read_capped(response, MANIFEST_SIZE_LIMIT).await?;
-        let asked_digest = Digest::parse(target).ok();
-        let expected = asked_digest.or(claimed);
-        let actual = match &expected {
-            Some(expected) => expected.same_algorithm_of(&body),
-            None => Digest::sha256_of(&body),
-        };
-        if let Some(expected) = expected {
-            if expected != actual {
-                return Err(Failure::DigestMismatch {
-                    claimed: expected.to_string(),
-                    actual: actual.to_string(),
-                });
-            }
-        }
-        let media_type = manifest::media_type_of(content_type.as_deref(), Some(&body));
-        Ok((actual, media_type, body))
     }
 
     /// Whether the repository has a manifest with `digest` (`HEAD` by digest).
@@ -436,7 +429,29 @@ fn registry_answer(failure: Failure, reference: &Reference) -> Failure {
     }
 }
 
-pub(super) fn content_type(response: &Response) -> Option<String> {
+/// Reads a manifest body (capped) and returns its digest, media type and exact bytes,
+/// failing when the bytes do not hash to the announced `Docker-Content-Digest`.
+async fn verified_manifest(response: Response) -> Result<(Digest, String, Vec<u8>), Failure> {
+    let claimed = announced_digest(&response)?;
+    let content_type = content_type(&response);
+    let body = transport::read_capped(response, MANIFEST_SIZE_LIMIT).await?;
+    let actual = match &claimed {
+        Some(claimed) => claimed.same_algorithm_of(&body),
+        None => Digest::sha256_of(&body),
+    };
+    if let Some(claimed) = claimed {
+        if claimed != actual {
+            return Err(Failure::DigestMismatch {
+                claimed: claimed.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+    }
+    let media_type = manifest::media_type_of(content_type.as_deref(), Some(&body));
+    Ok((actual, media_type, body))
+}
+
+fn content_type(response: &Response) -> Option<String> {
     response
         .headers()
         .get(CONTENT_TYPE)
@@ -447,13 +462,13 @@ pub(super) fn content_type(response: &Response) -> Option<String> {
 /// The `Content-Length` header as sent. Not `Response::content_length`: that is the size of
 /// the body reqwest will deliver, which for a `HEAD` answer is always 0, whatever the header
 /// announces.
-pub(super) fn announced_length(response: &Response) -> Option<u64> {
+fn announced_length(response: &Response) -> Option<u64> {
     let value = response.headers().get(CONTENT_LENGTH)?.to_str().ok()?;
     value.trim().parse().ok()
 }
 
 /// The `Docker-Content-Digest` header, if present; a malformed one is an error, not absent.
-pub(super) fn announced_digest(response: &Response) -> Result<Option<Digest>, Failure> {
+fn announced_digest(response: &Response) -> Result<Option<Digest>, Failure> {
     let Some(value) = response.headers().get("docker-content-digest") else {
         return Ok(None);
     };

@@ -8,12 +8,10 @@
 //! the same host as `registry-1.docker.io`). The request carries the same `Accept` header
 //! as any other resolution, and credentials are those stored for the *mirror's* host.
 
-use reqwest::{Method, StatusCode};
-
-use super::client::{Resolution, announced_digest, announced_length, content_type};
-use super::transport::{self, HostTls, MANIFEST_SIZE_LIMIT, Scheme};
-use super::{Client, Failure, Platform, manifest};
-use crate::reference::{DOCKER_HUB, DOCKER_HUB_API_HOST, Digest, Reference, ReferenceError};
+use super::client::Resolution;
+use super::transport::{HostTls, Scheme};
+use super::{Client, Failure, Platform};
+use crate::reference::{DOCKER_HUB, DOCKER_HUB_API_HOST, Reference, ReferenceError};
 
 /// One mirror to ask: a containerd `[host."URL"]` entry, its `server`, or a `--mirror URL`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,65 +185,8 @@ impl Client {
         }
         let tag = upstream.tag_or_default();
         let url = endpoint.manifest_url(upstream, tag);
-        if platform.is_none() {
-            let head = self
-                .authorized_request(&host, at_mirror, &challenge, Method::HEAD, &url, tag)
-                .await;
-            match head {
-                Ok(response) => {
-                    if let Some(length) = announced_length(&response) {
-                        if length > MANIFEST_SIZE_LIMIT {
-                            return Err(Failure::ManifestTooLarge { size: Some(length) });
-                        }
-                    }
-                    if let Some(digest) = announced_digest(&response)? {
-                        let content_type = content_type(&response);
-                        return Ok(Resolution {
-                            digest,
-                            media_type: manifest::media_type_of(content_type.as_deref(), None),
-                            platform: None,
-                        });
-                    }
-                }
-                Err(Failure::UnexpectedStatus { status, .. })
-                    if status == StatusCode::METHOD_NOT_ALLOWED.as_u16() => {}
-                Err(failure) => return Err(failure),
-            }
-        }
-        let response = self
-            .authorized_request(&host, at_mirror, &challenge, Method::GET, &url, tag)
-            .await?;
-        let claimed = announced_digest(&response)?;
-        let content_type = content_type(&response);
-        let body = transport::read_capped(response, MANIFEST_SIZE_LIMIT).await?;
-        let actual = match &claimed {
-            Some(claimed) => claimed.same_algorithm_of(&body),
-            None => Digest::sha256_of(&body),
-        };
-        if let Some(claimed) = claimed {
-            if claimed != actual {
-                return Err(Failure::DigestMismatch {
-                    claimed: claimed.to_string(),
-                    actual: actual.to_string(),
-                });
-            }
-        }
-        let media_type = manifest::media_type_of(content_type.as_deref(), Some(&body));
-        match platform {
-            Some(wanted) if manifest::is_index(&media_type) => {
-                let (child, child_type) = manifest::select_platform(&body, wanted)?;
-                Ok(Resolution {
-                    digest: child,
-                    media_type: child_type,
-                    platform: Some(wanted.to_string()),
-                })
-            }
-            _ => Ok(Resolution {
-                digest: actual,
-                media_type,
-                platform: platform.map(ToString::to_string),
-            }),
-        }
+        self.resolve_tag_at(&host, at_mirror, &challenge, &url, tag, platform)
+            .await
     }
 }
 
