@@ -331,10 +331,7 @@ fn lookup(needs: &plan::Needs, source: Option<&dyn DigestSource>) -> Result<Look
 type ScanResult = Result<(Vec<u8>, Scan), Error>;
 
 fn scan_file(entry: &FileEntry, options: &ScanOptions) -> ScanResult {
-    let bytes = std::fs::read(&entry.real).map_err(|source| Error::Read {
-        path: entry.display.clone(),
-        source,
-    })?;
+    let bytes = files::read(entry)?;
     match scan::scan_source(&bytes, entry.kind, options) {
         Ok(scan) => Ok((bytes, scan)),
         Err(source) => Err(Error::Source {

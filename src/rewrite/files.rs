@@ -7,13 +7,55 @@
 //! (their target is inside the tree and scanned directly, or outside and skipped). A
 //! file reached twice (directly and through a symlink) is scanned once, and edits are
 //! written to the real file, never over the link.
+//!
+//! A file larger than [`MAX_FILE_BYTES`] is refused without being read.
 
 use std::fs;
+use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
 
 use super::error::Error;
 use super::scan::FileKind;
 use super::write::is_temp_file_name;
+
+/// The largest file tf-pin reads (16 MiB). Parsing costs about 20 times a file's size in
+/// memory (hcl-edit's syntax tree keeps every token with its whitespace and comments), so
+/// this bounds a run's memory; real configurations, even generated ones, stay far below.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads a discovered file. One larger than [`MAX_FILE_BYTES`] is refused without reading
+/// it (reading stops at the limit if the file grows meanwhile).
+pub fn read(entry: &FileEntry) -> Result<Vec<u8>, Error> {
+    let error = |source| Error::Read {
+        path: entry.display.clone(),
+        source,
+    };
+    let file = fs::File::open(&entry.real).map_err(error)?;
+    let size = file.metadata().map_err(error)?.len();
+    if size > MAX_FILE_BYTES {
+        return Err(error(too_large(size)));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(error)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(error(too_large(bytes.len() as u64)));
+    }
+    Ok(bytes)
+}
+
+fn too_large(size: u64) -> io::Error {
+    const MIB: f64 = 1024.0 * 1024.0;
+    io::Error::new(
+        io::ErrorKind::FileTooLarge,
+        format!(
+            "the file is {:.1} MiB, more than the {} MiB tf-pin reads (parsing takes about 20 times a file's size in memory), so it was left alone; split it into smaller .tf files",
+            size as f64 / MIB,
+            MAX_FILE_BYTES / (1024 * 1024)
+        ),
+    )
+}
 
 /// A file to scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,5 +248,49 @@ fn symlink(display: PathBuf, root: &Path, found: &mut Discovery) {
             kind,
             via_symlink: true,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &Path) -> FileEntry {
+        FileEntry {
+            display: path.to_path_buf(),
+            real: path.to_path_buf(),
+            kind: FileKind::Terraform,
+            via_symlink: false,
+        }
+    }
+
+    #[test]
+    fn a_file_over_the_limit_is_refused_without_reading_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.tf");
+        // Sparse: the size is what counts, not what is on disk.
+        let file = fs::File::create(&path).unwrap();
+        file.set_len(MAX_FILE_BYTES + 1).unwrap();
+        let err = read(&entry(&path)).unwrap_err();
+        let Error::Read {
+            path: named,
+            source,
+        } = &err
+        else {
+            panic!("{err}");
+        };
+        assert_eq!(named, &path);
+        assert_eq!(source.kind(), io::ErrorKind::FileTooLarge);
+        let message = err.to_string();
+        assert!(
+            message.starts_with(&format!(
+                "{}: cannot read: the file is 16.0 MiB, more than the 16 MiB",
+                path.display()
+            )) && message.ends_with("split it into smaller .tf files"),
+            "{message}"
+        );
+
+        file.set_len(MAX_FILE_BYTES).unwrap();
+        assert_eq!(read(&entry(&path)).unwrap().len() as u64, MAX_FILE_BYTES);
     }
 }
