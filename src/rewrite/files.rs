@@ -23,13 +23,21 @@ use super::write::is_temp_file_name;
 /// this bounds a run's memory; real configurations, even generated ones, stay far below.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
-/// Reads a discovered file. One larger than [`MAX_FILE_BYTES`] is refused without reading
+/// Reads a discovered file. Anything but a regular file (a named pipe, a socket, a device)
+/// is refused without opening it, and one larger than [`MAX_FILE_BYTES`] without reading
 /// it (reading stops at the limit if the file grows meanwhile).
 pub fn read(entry: &FileEntry) -> Result<Vec<u8>, Error> {
     let error = |source| Error::Read {
         path: entry.display.clone(),
         source,
     };
+    // Opening a named pipe blocks until something writes to it: look before opening.
+    if !fs::metadata(&entry.real).map_err(error)?.is_file() {
+        return Err(error(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a named pipe, socket or device), so tf-pin did not open it and left it alone; replace it with a regular file or leave it out of the paths",
+        )));
+    }
     let file = fs::File::open(&entry.real).map_err(error)?;
     let size = file.metadata().map_err(error)?.len();
     if size > MAX_FILE_BYTES {
@@ -292,5 +300,26 @@ mod tests {
 
         file.set_len(MAX_FILE_BYTES).unwrap();
         assert_eq!(read(&entry(&path)).unwrap().len() as u64, MAX_FILE_BYTES);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_named_pipe_is_refused_without_opening_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pipe.tf");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Before the fix, this blocked forever in open(2).
+        let err = read(&entry(&path)).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "{}: cannot read: not a regular file (a named pipe, socket or device)",
+                path.display()
+            )),
+            "{err}"
+        );
     }
 }
