@@ -225,12 +225,18 @@ fn walk_dir(dir: &Path, root: &Path, found: &mut Discovery) {
 }
 
 fn symlink(display: PathBuf, root: &Path, found: &mut Discovery) {
-    let Ok(target) = fs::canonicalize(&display) else {
-        found.skipped.push((
-            display,
-            "dangling symlink: its target does not exist".to_owned(),
-        ));
-        return;
+    let target = match fs::canonicalize(&display) {
+        Ok(target) => target,
+        Err(err) => {
+            let reason = if err.kind() == io::ErrorKind::NotFound {
+                "dangling symlink: its target does not exist".to_owned()
+            } else {
+                // A loop (ELOOP) or an unreadable directory on the way.
+                format!("symlink not followed: its target cannot be resolved ({err})")
+            };
+            found.skipped.push((display, reason));
+            return;
+        }
     };
     if !target.starts_with(root) {
         let reason = format!(
@@ -321,5 +327,37 @@ mod tests {
             )),
             "{err}"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_loop_is_skipped_as_unresolvable_not_as_dangling() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.tf"), dir.path().join("b.tf"));
+        std::os::unix::fs::symlink(&b, &a).unwrap();
+        std::os::unix::fs::symlink(&a, &b).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("gone.tf"), dir.path().join("c.tf")).unwrap();
+        let found = discover(&[dir.path().to_path_buf()]).unwrap();
+        assert!(found.files.is_empty());
+        let reasons: Vec<(String, &str)> = found
+            .skipped
+            .iter()
+            .map(|(path, reason)| {
+                (
+                    path.file_name().unwrap().to_string_lossy().into_owned(),
+                    reason.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(reasons.len(), 3, "{reasons:?}");
+        for (name, reason) in &reasons[..2] {
+            assert!(
+                reason.starts_with("symlink not followed: its target cannot be resolved (")
+                    && reason.contains("symbolic links"),
+                "{name}: {reason}"
+            );
+        }
+        assert_eq!(reasons[2].0, "c.tf");
+        assert_eq!(reasons[2].1, "dangling symlink: its target does not exist");
     }
 }
