@@ -1,0 +1,10 @@
+.PHONY: test demo bench
+
+test:
+	./scripts/test
+
+demo:
+	./scripts/demo
+
+bench:
+	./scripts/bench
