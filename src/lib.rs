@@ -7,6 +7,7 @@
 //! byte-preserving .tf editor), and finally [`cli`].
 
 pub mod cli;
+pub mod config;
 pub mod exit;
 pub mod external;
 pub mod mirror;

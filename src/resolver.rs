@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
@@ -27,7 +28,8 @@ pub struct Settings {
     pub timeout: Duration,
     /// Maximum requests in flight.
     pub jobs: usize,
-    /// Log each request (method, URL without query, status, time) to stderr.
+    /// Log each request (method, URL without query, status, time) as a `tracing` event
+    /// (target `tf_pin::http`; the CLI prints them on stderr with `-v`).
     pub verbose: bool,
     /// `(mirror, upstream)` registry pairs: references naming the mirror are resolved at
     /// the upstream, because a stale mirror would otherwise hand out its stale digest.
@@ -74,11 +76,22 @@ pub enum SettingsError {
     Startup(String),
 }
 
+/// Watches batches of registry lookups (the CLI draws a progress bar with it).
+pub trait Progress: Send + Sync {
+    /// A batch of `total` lookups starts; `what` names them (`resolving tags`).
+    fn start(&self, what: &str, total: usize);
+    /// One lookup of the batch finished.
+    fn advance(&self);
+    /// The batch finished.
+    fn finish(&self);
+}
+
 /// Resolves references against registries; owns its async runtime.
 pub struct Resolver {
     runtime: tokio::runtime::Runtime,
     client: Client,
     settings: Settings,
+    progress: Option<Arc<dyn Progress>>,
 }
 
 /// Environment variable: how many seconds a credential helper may run before it is stopped
@@ -145,7 +158,15 @@ impl Resolver {
             runtime,
             client: Client::new(transport, credentials),
             settings,
+            progress: None,
         })
+    }
+
+    /// Reports the progress of every batch ([`Resolver::resolve_many`],
+    /// [`Resolver::manifest_exists`]) to `progress`.
+    pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> Resolver {
+        self.progress = Some(progress);
+        self
     }
 
     /// Resolves the tag of each reference (a digest in the input is ignored: the tag is
@@ -166,14 +187,27 @@ impl Resolver {
             })
             .collect();
         let platform = self.settings.platform.as_ref();
+        let progress = self.progress.as_deref();
+        if let Some(progress) = progress {
+            progress.start("resolving tags", unique.len());
+        }
         let results: Vec<Result<Resolution, Failure>> = self.runtime.block_on(async {
             self.prefetch_tokens(&unique).await;
             let mut done: Vec<(usize, Result<Resolution, Failure>)> =
                 stream::iter(unique.iter().enumerate())
-                    .map(|(i, r)| async move { (i, self.client.resolve(r, platform).await) })
+                    .map(|(i, r)| async move {
+                        let result = self.client.resolve(r, platform).await;
+                        if let Some(progress) = progress {
+                            progress.advance();
+                        }
+                        (i, result)
+                    })
                     .buffer_unordered(self.settings.jobs.max(1))
                     .collect()
                     .await;
+            if let Some(progress) = progress {
+                progress.finish();
+            }
             done.sort_by_key(|(i, _)| *i);
             done.into_iter().map(|(_, result)| result).collect()
         });
@@ -195,19 +229,32 @@ impl Resolver {
     ) -> Vec<Result<bool, RegistryError>> {
         let upstream: Vec<Reference> = items.iter().map(|(r, _)| self.upstream_of(r)).collect();
         let references: Vec<&Reference> = upstream.iter().collect();
-        self.runtime.block_on(async {
+        let progress = self.progress.as_deref();
+        if let Some(progress) = progress {
+            progress.start("checking digests", items.len());
+        }
+        let results = self.runtime.block_on(async {
             self.prefetch_tokens(&references).await;
             stream::iter(items.iter().zip(&upstream))
                 .map(|((reference, digest), target)| async move {
-                    self.client
+                    let result = self
+                        .client
                         .manifest_exists(target, digest)
                         .await
-                        .map_err(|f| f.for_reference(reference.to_string()))
+                        .map_err(|f| f.for_reference(reference.to_string()));
+                    if let Some(progress) = progress {
+                        progress.advance();
+                    }
+                    result
                 })
                 .buffered(self.settings.jobs.max(1))
                 .collect()
                 .await
-        })
+        });
+        if let Some(progress) = progress {
+            progress.finish();
+        }
+        results
     }
 
     /// The settings this resolver was built with.

@@ -13,7 +13,7 @@ pub struct ExternalArgs {
     #[arg(long, conflicts_with = "strip_tag")]
     digest_only: bool,
     #[command(flatten)]
-    registry: RegistryArgs,
+    pub(super) registry: RegistryArgs,
 }
 
 pub(super) fn run(args: &ExternalArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {

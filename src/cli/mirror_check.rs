@@ -42,7 +42,7 @@ pub struct MirrorCheckArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     #[command(flatten)]
-    registry: RegistryArgs,
+    pub(super) registry: RegistryArgs,
 }
 
 pub(super) fn run(args: &MirrorCheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {

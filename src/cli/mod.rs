@@ -1,8 +1,11 @@
 //! Command-line layer: flag definitions and dispatch, one file per subcommand. No logic
 //! lives here beyond turning flags into each front end's options and printing results.
 
+mod config;
 mod external;
+mod generate;
 mod mirror_check;
+mod output;
 mod resolve;
 mod rewrite;
 
@@ -10,11 +13,11 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::exit;
 use crate::registry::Platform;
-use crate::resolver::Settings;
+use crate::resolver::{Resolver, Settings, SettingsError};
 
 /// Pin container image references to registry digests.
 #[derive(Debug, Parser)]
@@ -22,6 +25,21 @@ use crate::resolver::Settings;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Read this config file instead of the nearest .tf-pin.toml.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        conflicts_with = "no_config",
+        help_heading = "Global options"
+    )]
+    config: Option<PathBuf>,
+    /// Read no config file.
+    #[arg(long, global = true, help_heading = "Global options")]
+    no_config: bool,
+    /// Colour on stderr: auto (a terminal and NO_COLOR unset), always or never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = output::ColorChoice::Auto, help_heading = "Global options")]
+    color: output::ColorChoice,
 }
 
 #[derive(Debug, Subcommand)]
@@ -34,6 +52,10 @@ enum Command {
     Rewrite(rewrite::RewriteArgs),
     /// Compare what each registry mirror answers for a tag with the upstream's digest.
     MirrorCheck(mirror_check::MirrorCheckArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(generate::CompletionsArgs),
+    /// Print the manual page (roff).
+    Man(generate::ManArgs),
 }
 
 /// Options shared by every subcommand that talks to a registry.
@@ -43,8 +65,11 @@ pub struct RegistryArgs {
     #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
     pub(crate) platform: Option<Platform>,
     /// Write NAME@sha256:… instead of NAME:TAG@sha256:….
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_strip_tag")]
     pub(crate) strip_tag: bool,
+    /// Write NAME:TAG@sha256:… even when the config file says strip_tag = true.
+    #[arg(long, overrides_with = "strip_tag")]
+    pub(crate) no_strip_tag: bool,
     /// Allow plain HTTP (and HTTPS fallback to HTTP) for this registry; repeatable.
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     pub(crate) insecure_registries: Vec<String>,
@@ -66,6 +91,9 @@ pub struct RegistryArgs {
     /// Print errors only.
     #[arg(long, short = 'q', conflicts_with = "verbose")]
     pub(crate) quiet: bool,
+    /// Colour and progress-bar decisions, made after parsing.
+    #[arg(skip)]
+    pub(crate) ui: output::Ui,
 }
 
 impl RegistryArgs {
@@ -79,6 +107,15 @@ impl RegistryArgs {
             verbose: self.verbose,
             registry_map: self.registry_map.clone(),
         }
+    }
+
+    /// A resolver with these settings, drawing a progress bar when [`output::Ui`] says so.
+    pub(crate) fn resolver(&self) -> Result<Resolver, SettingsError> {
+        let resolver = Resolver::new(self.settings())?;
+        Ok(match self.ui.progress() {
+            Some(progress) => resolver.with_progress(progress),
+            None => resolver,
+        })
     }
 }
 
@@ -113,27 +150,68 @@ fn parse_timeout(text: &str) -> Result<f64, String> {
 
 /// Runs the CLI with the process arguments and returns the exit code.
 pub fn run() -> i32 {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(error) => {
-            let _ = error.print();
-            return if error.use_stderr() {
-                exit::INPUT
-            } else {
-                exit::OK
-            };
+    let usage = |error: clap::Error| {
+        let _ = error.print();
+        if error.use_stderr() {
+            exit::INPUT
+        } else {
+            exit::OK
         }
     };
+    let matches = match Cli::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(error) => return usage(error),
+    };
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => return usage(error),
+    };
     let stdout = io::stdout();
-    let stderr = io::stderr();
     let mut out = stdout.lock();
-    let mut err = stderr.lock();
+    // Not locked for the whole run: the progress bar's ticker thread writes to stderr too.
+    let mut err = io::stderr();
+    if let Err(code) = prepare(&mut cli, &matches, &mut err) {
+        return code;
+    }
     let code = match cli.command {
         Command::Resolve(args) => resolve::run(&args, &mut out, &mut err),
         Command::External(args) => external::run(&args, &mut out, &mut err),
         Command::Rewrite(args) => rewrite::run(&args, &mut out, &mut err),
         Command::MirrorCheck(args) => mirror_check::run(&args, &mut out, &mut err),
+        Command::Completions(args) => generate::completions(&args, &mut out, &mut err),
+        Command::Man(args) => generate::man(&args, &mut out, &mut err),
     };
     let _ = out.flush();
     code
+}
+
+/// After parsing: the `-v` log, the config file, then colour and progress decisions.
+fn prepare(cli: &mut Cli, matches: &clap::ArgMatches, err: &mut dyn Write) -> Result<(), i32> {
+    let external = matches!(cli.command, Command::External(_));
+    let verbose = match &cli.command {
+        Command::Resolve(args) => args.registry.verbose,
+        Command::External(args) => args.registry.verbose,
+        Command::Rewrite(args) => args.registry.verbose,
+        Command::MirrorCheck(args) => args.registry.verbose,
+        Command::Completions(_) | Command::Man(_) => return Ok(()),
+    };
+    if verbose {
+        output::init_logging(output::Ui::detect(cli.color, false, true, external).color);
+    }
+    config::apply(
+        &mut cli.command,
+        matches.subcommand().map(|(_, m)| m),
+        cli.config.as_deref(),
+        cli.no_config,
+        err,
+    )?;
+    let registry = match &mut cli.command {
+        Command::Resolve(args) => &mut args.registry,
+        Command::External(args) => &mut args.registry,
+        Command::Rewrite(args) => &mut args.registry,
+        Command::MirrorCheck(args) => &mut args.registry,
+        Command::Completions(_) | Command::Man(_) => return Ok(()),
+    };
+    registry.ui = output::Ui::detect(cli.color, registry.quiet, registry.verbose, external);
+    Ok(())
 }

@@ -7,7 +7,6 @@ use clap::{Args, ValueEnum};
 use super::RegistryArgs;
 use crate::exit;
 use crate::reference::Reference;
-use crate::resolver::Resolver;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
@@ -26,7 +25,7 @@ pub struct ResolveArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     #[command(flatten)]
-    registry: RegistryArgs,
+    pub(super) registry: RegistryArgs,
 }
 
 pub(super) fn run(args: &ResolveArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
@@ -41,7 +40,7 @@ pub(super) fn run(args: &ResolveArgs, out: &mut dyn Write, err: &mut dyn Write) 
             }
         }
     }
-    let resolver = match Resolver::new(args.registry.settings()) {
+    let resolver = match args.registry.resolver() {
         Ok(resolver) => resolver,
         Err(error) => {
             let _ = writeln!(err, "tf-pin: error: {error}");

@@ -8,7 +8,6 @@ use clap::{ArgGroup, Args};
 use super::RegistryArgs;
 use super::resolve::Format;
 use crate::exit;
-use crate::resolver::Resolver;
 use crate::rewrite::{self, Mode, Output};
 
 /// Flags of `tf-pin rewrite`.
@@ -42,12 +41,15 @@ pub struct RewriteArgs {
     keep_going: bool,
     /// Also treat attributes and object keys with this name as images; repeatable.
     #[arg(long = "attribute", value_name = "NAME")]
-    attributes: Vec<String>,
+    pub(super) attributes: Vec<String>,
     /// Report format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     #[command(flatten)]
-    registry: RegistryArgs,
+    pub(super) registry: RegistryArgs,
+    /// The config file's `[ignore]` rules.
+    #[arg(skip)]
+    pub(super) ignore: rewrite::IgnoreRules,
 }
 
 impl RewriteArgs {
@@ -87,6 +89,7 @@ impl RewriteArgs {
             },
             verbose: self.registry.verbose,
             quiet: self.registry.quiet,
+            ignore: self.ignore.clone(),
         }
     }
 }
@@ -97,7 +100,7 @@ pub(super) fn run(args: &RewriteArgs, out: &mut dyn Write, err: &mut dyn Write) 
     if !needs_registry {
         return rewrite::run(&options, None, out, err);
     }
-    match Resolver::new(args.registry.settings()) {
+    match args.registry.resolver() {
         Ok(resolver) => rewrite::run(&options, Some(&resolver), out, err),
         Err(error) => {
             let _ = writeln!(err, "tf-pin: error: {error}");

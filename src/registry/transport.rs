@@ -50,7 +50,7 @@ pub struct TransportOptions {
     pub extra_roots: Vec<reqwest::Certificate>,
     /// Connect + whole-response timeout per request.
     pub timeout: Duration,
-    /// Log every request to stderr.
+    /// Log every request as a `tracing` event (target `tf_pin::http`).
     pub verbose: bool,
 }
 
@@ -259,9 +259,10 @@ impl Transport {
         if self.options.verbose {
             // The URL never carries credentials (they only travel in headers), but token
             // requests may carry an account name as a query parameter: drop the query.
-            let shown = req.url.split('?').next().unwrap_or(req.url);
-            eprintln!(
-                "tf-pin: {} {shown} -> {status} ({:.1} ms)",
+            let shown = without_userinfo(req.url.split('?').next().unwrap_or(req.url));
+            tracing::debug!(
+                target: "tf_pin::http",
+                "{} {shown} -> {status} ({:.1} ms)",
                 req.method,
                 elapsed.as_secs_f64() * 1000.0
             );
@@ -286,6 +287,18 @@ impl Transport {
             url: url.split('?').next().unwrap_or(url).to_owned(),
             detail,
         }
+    }
+}
+
+/// `url` without a `user:password@` part (mirror URLs may carry one).
+fn without_userinfo(url: &str) -> std::borrow::Cow<'_, str> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.into();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]).into(),
+        None => url.into(),
     }
 }
 
@@ -448,6 +461,19 @@ pub type SharedTransport = Arc<Transport>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logged_urls_never_carry_userinfo() {
+        assert_eq!(
+            without_userinfo("https://u:p@mirror.local:5000/v2/app/manifests/1"),
+            "https://mirror.local:5000/v2/app/manifests/1"
+        );
+        assert_eq!(
+            without_userinfo("http://mirror.local/v2/a@b/x"),
+            "http://mirror.local/v2/a@b/x"
+        );
+        assert_eq!(without_userinfo("no scheme"), "no scheme");
+    }
 
     #[test]
     fn loopback_hosts_allow_plain_http() {

@@ -115,17 +115,19 @@ pub fn execute(options: &Options, source: Option<&dyn DigestSource>) -> Outcome 
     } else {
         &options.paths
     };
-    let discovery = match files::discover(paths) {
+    let mut discovery = match files::discover(paths) {
         Ok(discovery) => discovery,
         Err(errors) => {
             outcome.errors = errors;
             return outcome;
         }
     };
+    let ignored_files = super::ignore::filter_discovery(&options.ignore, &mut discovery);
     outcome.errors.extend(discovery.errors);
     outcome.skipped_paths = discovery
         .skipped
         .into_iter()
+        .chain(ignored_files.into_iter().filter(|_| options.verbose))
         .map(|(path, message)| Note { path, message })
         .collect();
     let writes = options.output == Output::Write && !matches!(options.mode, Mode::Check { .. });
@@ -162,6 +164,7 @@ pub fn execute(options: &Options, source: Option<&dyn DigestSource>) -> Outcome 
         }
     }
     link_states(&mut states);
+    super::ignore::filter_targets(&options.ignore, states.iter_mut().map(|s| &mut s.scan));
 
     let needs = plan::needs(states.iter().flat_map(|s| &s.scan.targets), options.mode);
     let lookups = match lookup(&needs, source) {

@@ -40,6 +40,8 @@
 //! * Literals that are not valid references (URLs, paths, empty strings).
 //! * Slots with a `# tf-pin:ignore` / `// tf-pin:ignore` comment on their line or alone on
 //!   the line above.
+//! * References and files matched by the config file's `[ignore]` globs
+//!   ([`Options::ignore`], see [`IgnoreRules`]).
 //!
 //! # Round trips
 //!
@@ -51,6 +53,7 @@ mod comments;
 mod driver;
 mod error;
 mod files;
+mod ignore;
 mod lifecycle;
 mod link;
 mod literal;
@@ -69,6 +72,7 @@ use std::path::PathBuf;
 pub use driver::{Entry, Note, Outcome, execute, unified_diff};
 pub use error::{Error, SourceError};
 pub use files::{Discovery, FileEntry, discover};
+pub use ignore::{IgnorePattern, IgnoreRules, PatternError};
 pub use lifecycle::IgnoreChanges;
 pub use link::{ScannedFile, link};
 pub use literal::{DecodeError, decode as decode_literal, encode as encode_literal};
@@ -126,6 +130,8 @@ pub struct Options {
     pub verbose: bool,
     /// Report only errors and the primary output (diffs, check findings, JSON).
     pub quiet: bool,
+    /// References and paths to leave alone (the config file's `[ignore]` table).
+    pub ignore: IgnoreRules,
 }
 
 impl Default for Options {
@@ -140,6 +146,7 @@ impl Default for Options {
             format: Format::Text,
             verbose: false,
             quiet: false,
+            ignore: IgnoreRules::default(),
         }
     }
 }
