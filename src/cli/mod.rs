@@ -215,3 +215,48 @@ fn prepare(cli: &mut Cli, matches: &clap::ArgMatches, err: &mut dyn Write) -> Re
     registry.ui = output::Ui::detect(cli.color, registry.quiet, registry.verbose, external);
     Ok(())
 }
+
+/// Warns, once per host, when a reference names a registry that the local containerd
+/// configuration lists as a mirror and no `--registry-map` covers it: resolving a tag at a
+/// pull-through mirror can pin the mirror's stale digest, the bug tf-pin exists to prevent.
+pub(crate) struct MirrorWarnings {
+    known: crate::mirror::KnownMirrors,
+    registry_map: Vec<(String, String)>,
+    warned: std::sync::Mutex<std::collections::HashSet<String>>,
+    quiet: bool,
+}
+
+impl MirrorWarnings {
+    /// Reads `$TF_PIN_CONTAINERD_DIR` or `/etc/containerd/certs.d`; a missing or unreadable
+    /// configuration just means no warnings (`mirror-check` reports broken files).
+    pub(crate) fn load(args: &RegistryArgs) -> MirrorWarnings {
+        let dir = std::env::var_os("TF_PIN_CONTAINERD_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(crate::mirror::hosts::DEFAULT_CONTAINERD_DIR));
+        MirrorWarnings {
+            known: crate::mirror::KnownMirrors::from_containerd_dir(&dir).unwrap_or_default(),
+            registry_map: args.registry_map.clone(),
+            warned: Default::default(),
+            quiet: args.quiet,
+        }
+    }
+
+    /// Prints the warning for each newly seen mirror host among `references`.
+    pub(crate) fn check(&self, references: &[crate::reference::Reference]) {
+        if self.quiet || self.known.is_empty() {
+            return;
+        }
+        let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+        for reference in references {
+            if warned.contains(reference.registry()) {
+                continue;
+            }
+            if let Some(warning) =
+                crate::mirror::unmapped_mirror_warning(reference, &self.known, &self.registry_map)
+            {
+                eprintln!("tf-pin: warning: {warning}");
+                warned.insert(reference.registry().to_owned());
+            }
+        }
+    }
+}

@@ -47,6 +47,7 @@ pub(super) fn run(args: &ResolveArgs, out: &mut dyn Write, err: &mut dyn Write) 
             return exit::INPUT;
         }
     };
+    super::MirrorWarnings::load(&args.registry).check(&parsed);
     let results = resolver.resolve_many(&parsed);
     for result in &results {
         if let Err(error) = result {

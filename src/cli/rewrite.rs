@@ -5,10 +5,14 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args};
 
-use super::RegistryArgs;
 use super::resolve::Format;
+use super::{MirrorWarnings, RegistryArgs};
 use crate::exit;
+use crate::reference::{Digest, Reference};
+use crate::resolver::Resolution;
+use crate::resolver::Resolver;
 use crate::rewrite::{self, Mode, Output};
+use crate::rewrite::{DigestSource, LookupError};
 
 /// Flags of `tf-pin rewrite`.
 #[derive(Debug, Args)]
@@ -101,10 +105,33 @@ pub(super) fn run(args: &RewriteArgs, out: &mut dyn Write, err: &mut dyn Write) 
         return rewrite::run(&options, None, out, err);
     }
     match args.registry.resolver() {
-        Ok(resolver) => rewrite::run(&options, Some(&resolver), out, err),
+        Ok(resolver) => {
+            let source = WarnAboutMirrors {
+                resolver,
+                warnings: MirrorWarnings::load(&args.registry),
+            };
+            rewrite::run(&options, Some(&source), out, err)
+        }
         Err(error) => {
             let _ = writeln!(err, "tf-pin: error: {error}");
             exit::INPUT
         }
+    }
+}
+
+/// The real resolver, warning first about references that name a known mirror.
+struct WarnAboutMirrors {
+    resolver: Resolver,
+    warnings: MirrorWarnings,
+}
+
+impl DigestSource for WarnAboutMirrors {
+    fn resolve_many(&self, references: &[Reference]) -> Vec<Result<Resolution, LookupError>> {
+        self.warnings.check(references);
+        DigestSource::resolve_many(&self.resolver, references)
+    }
+
+    fn manifest_exists(&self, items: &[(Reference, Digest)]) -> Vec<Result<bool, LookupError>> {
+        DigestSource::manifest_exists(&self.resolver, items)
     }
 }
