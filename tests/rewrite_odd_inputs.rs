@@ -1,6 +1,7 @@
 //! `tf-pin rewrite` (the binary, against a real registry) on big and odd inputs that
 //! tests/rewrite_files.rs does not cover: a 100 MB file, a 10 MB file, Latin-1 and UTF-16
-//! files, a named pipe, dangling and looping symlinks. Each odd file is named in a clear
+//! files, a named pipe, dangling and looping symlinks, a 360-byte file that hcl-edit would
+//! take hours to reject. Each odd file is named in a clear
 //! message, left byte for byte as it was, and does not stop the other files from being
 //! pinned. (BOM, CRLF, read-only files and directories, symlinks in and out of the tree,
 //! a missing path and an empty directory are covered there, through the library.)
@@ -41,10 +42,15 @@ fn peak_rss(pid: u32) -> Option<usize> {
 /// Runs `tf-pin rewrite PATH…` with no credentials, sampling its peak memory; a run that
 /// takes longer than a minute is killed and fails the test (a hang is a bug too).
 fn rewrite(paths: &[&Path]) -> Measured {
+    rewrite_with_env(paths, &[])
+}
+
+fn rewrite_with_env(paths: &[&Path], envs: &[(&str, &str)]) -> Measured {
     let logs = tempfile::tempdir().unwrap();
     let creds = CredEnv::new();
     let mut cmd = tf_pin();
     creds.apply(&mut cmd);
+    cmd.envs(envs.iter().copied());
     let mut child = cmd
         .arg("rewrite")
         .args(paths)
@@ -325,4 +331,38 @@ fn odd_files_are_named_and_left_as_they_were_while_the_rest_is_pinned() {
         }
         assert!(temp_files(dir.path()).is_empty(), "{name}");
     }
+}
+
+/// A malformed file on which hcl-edit backtracks exponentially (found by fuzzing: each
+/// `x*1=={` level doubles the time) is given up after TF_PIN_PARSE_TIMEOUT seconds.
+#[test]
+fn a_file_the_parser_would_take_hours_on_is_given_up_after_the_timeout() {
+    let reg = Registry::start(RegistryConfig::plain());
+    let image = reg.push_oci_image("team/api", "1.0", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.tf");
+    fs::write(&good, container("c", &image.reference)).unwrap();
+    let bad = dir.path().join("bad.tf");
+    let text = format!("a = {}", "x*1=={\n".repeat(30));
+    fs::write(&bad, &text).unwrap();
+
+    let started = Instant::now();
+    let ran = rewrite_with_env(&[dir.path()], &[("TF_PIN_PARSE_TIMEOUT", "1")]);
+
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    let expected = format!(
+        "error: {}:1:1: HCL parse error: hcl-edit did not finish parsing within 1 s (it backtracks exponentially on some malformed input, such as many unclosed brackets after operators): check the file with `terraform validate`, or raise TF_PIN_PARSE_TIMEOUT (seconds) if it is valid; the file was left alone\n",
+        bad.display()
+    );
+    assert!(ran.stderr.contains(&expected), "{}", ran.stderr);
+    assert_eq!(fs::read_to_string(&bad).unwrap(), text);
+    assert_eq!(
+        fs::read_to_string(&good).unwrap(),
+        container("c", &image.pinned())
+    );
 }

@@ -186,6 +186,10 @@ Podman's \fIauth.json\fR is read for registry credentials.
 \fBTF_PIN_CREDENTIAL_HELPER_TIMEOUT\fR
 Seconds a docker credential helper may run (default 10).
 .TP
+\fBTF_PIN_PARSE_TIMEOUT\fR
+Seconds \fBrewrite\fR lets the HCL parser spend on one file (default 30); a file that
+takes longer is reported and left alone.
+.TP
 \fBNO_COLOR\fR
 When set and not empty, no colours with \fB\-\-color auto\fR.
 .SH "EXIT STATUS"

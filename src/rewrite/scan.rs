@@ -9,6 +9,9 @@
 
 use std::ops::Range;
 use std::path::Path;
+use std::sync::OnceLock;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
 
 use hcl_edit::Span;
 use hcl_edit::expr::{Expression, ObjectKey, TraversalOperator};
@@ -238,9 +241,62 @@ pub fn scan_source(
     Ok(walker.scan)
 }
 
+/// Environment variable: how many seconds hcl-edit may take to parse one file (default
+/// 30, [`DEFAULT_PARSE_TIMEOUT`]). Read once per process.
+pub const PARSE_TIMEOUT_VAR: &str = "TF_PIN_PARSE_TIMEOUT";
+/// How long hcl-edit may take to parse one file unless [`PARSE_TIMEOUT_VAR`] says otherwise.
+/// A 16 MiB file parses in about a second.
+pub const DEFAULT_PARSE_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn parse_timeout() -> Duration {
+    static TIMEOUT: OnceLock<Duration> = OnceLock::new();
+    *TIMEOUT.get_or_init(|| {
+        std::env::var(PARSE_TIMEOUT_VAR)
+            .ok()
+            .and_then(|secs| secs.trim().parse::<f64>().ok())
+            .filter(|secs| secs.is_finite() && *secs > 0.0)
+            .map_or(DEFAULT_PARSE_TIMEOUT, Duration::from_secs_f64)
+    })
+}
+
 fn parse(source: &Source<'_>) -> Result<Body, SourceError> {
-    let text = source.text();
-    match std::panic::catch_unwind(|| hcl_edit::parser::parse_body(text)) {
+    parse_within(source, parse_timeout())
+}
+
+/// Parses on a thread of its own and gives up after `timeout`: hcl-edit backtracks
+/// exponentially on some malformed input (`a = x*1=={` repeated 30 times, 360 bytes, takes
+/// hours), and a run must not hang on one bad file. An abandoned parse keeps its thread
+/// busy until it ends or the process exits.
+fn parse_within(source: &Source<'_>, timeout: Duration) -> Result<Body, SourceError> {
+    let text = source.text().to_owned();
+    let (sender, receiver) = mpsc::channel();
+    let parser = std::thread::Builder::new()
+        .name("hcl-parse".to_owned())
+        .stack_size(32 * 1024 * 1024)
+        .spawn(move || {
+            let result = std::panic::catch_unwind(|| hcl_edit::parser::parse_body(&text));
+            // The receiver is gone when the parse took too long: nothing to report then.
+            let _ = sender.send(result);
+        });
+    let result = match parser {
+        Ok(_) => match receiver.recv_timeout(timeout) {
+            Ok(result) => result,
+            Err(RecvTimeoutError::Timeout) => {
+                return Err(SourceError::Parse {
+                    line: 1,
+                    column: 1,
+                    message: format!(
+                        "hcl-edit did not finish parsing within {} s (it backtracks exponentially on some malformed input, such as many unclosed brackets after operators): check the file with `terraform validate`, or raise {PARSE_TIMEOUT_VAR} (seconds) if it is valid",
+                        timeout.as_secs_f64()
+                    ),
+                });
+            }
+            Err(RecvTimeoutError::Disconnected) => Err(Box::new("the parser thread died") as _),
+        },
+        // No thread to be had: parse here, without a time limit.
+        Err(_) => std::panic::catch_unwind(|| hcl_edit::parser::parse_body(source.text())),
+    };
+    match result {
         Ok(Ok(body)) => Ok(body),
         Ok(Err(err)) => {
             let (line, column) = (err.location().line(), err.location().column());
@@ -765,23 +821,12 @@ impl Walker<'_, '_> {
             }
             Expression::Null(_) => return,
             Expression::Object(_) | Expression::Array(_) if !strict => return,
-            Expression::Object(_) => {
-                let reason = "an object (e.g. a Helm-style repository/tag pair), not a reference string; tf-pin pins whole references only";
-                self.skip(
-                    context,
-                    path,
-                    value_offset,
-                    value,
-                    SkipKind::NotLiteral,
-                    reason.to_owned(),
-                    true,
-                    None,
-                );
-                self.expr(context, path, value);
-                return;
-            }
-            Expression::Array(_) => {
-                let reason = "a list, not a reference string";
+            Expression::Object(_) | Expression::Array(_) => {
+                let reason = if matches!(value, Expression::Object(_)) {
+                    "an object (e.g. a Helm-style repository/tag pair), not a reference string; tf-pin pins whole references only"
+                } else {
+                    "a list, not a reference string"
+                };
                 self.skip(
                     context,
                     path,
@@ -1125,5 +1170,53 @@ fn collect_template_symbols(template: &Template, out: &mut Vec<SymbolUse>) {
         if let Element::Interpolation(interpolation) = element {
             collect_symbols(&interpolation.expr, out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `rewrite` fuzz target (a 706-byte slow unit that took 27 s): each
+    /// `x*1=={` level doubles hcl-edit's backtracking, up to its nesting limit of 64.
+    fn exponential_input(levels: usize) -> String {
+        format!("a = {}", "x*1=={\n".repeat(levels))
+    }
+
+    #[test]
+    fn a_parse_that_backtracks_exponentially_is_abandoned_after_the_timeout() {
+        let text = exponential_input(40);
+        let source = Source::new(text.as_bytes()).unwrap();
+        let started = std::time::Instant::now();
+        let err = parse_within(&source, Duration::from_millis(300)).unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            err.to_string().starts_with(
+                "1:1: HCL parse error: hcl-edit did not finish parsing within 0.3 s (it backtracks exponentially"
+            ) && err.to_string().ends_with("the file was left alone"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn parse_errors_and_results_come_back_from_the_parser_thread() {
+        let ok = Source::new(b"a = { image = \"nginx:1\" }\n").unwrap();
+        assert!(parse_within(&ok, Duration::from_secs(30)).is_ok());
+        let bad = Source::new(b"a = {\n").unwrap();
+        let err = parse_within(&bad, Duration::from_secs(30)).unwrap_err();
+        assert!(
+            matches!(&err, SourceError::Parse { message, .. }
+                if !message.contains("did not finish") && !message.contains("panicked")),
+            "{err}"
+        );
+        let duplicate = Source::new(b"a = { x = 1, x = 2 }\n").unwrap();
+        assert!(matches!(
+            parse_within(&duplicate, Duration::from_secs(30)),
+            Err(SourceError::DuplicateKey { .. })
+        ));
     }
 }
