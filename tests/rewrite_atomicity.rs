@@ -36,7 +36,7 @@ use tf_pin::rewrite::{TEMP_PREFIX, is_temp_file_name};
 
 const FILES: usize = 2_000;
 const DIRS: usize = 40;
-const KILLS: usize = 12;
+const KILLS: usize = 10;
 /// How many killed runs are followed by a completing run (always the ones that left a
 /// temporary file behind, up to this many, and the last one).
 const MAX_RESUMES: usize = 4;
