@@ -11,19 +11,7 @@ use support::tf_pin;
 /// Exit 2, nothing on stdout, and every needle on stderr.
 #[track_caller]
 fn assert_input_error(run: &Run, needles: &[&str]) {
-    assert_eq!(
-        (run.code, run.stdout.as_str()),
-        (2, ""),
-        "stderr: {}",
-        run.stderr
-    );
-    for needle in needles {
-        assert!(
-            run.stderr.contains(needle),
-            "{needle:?} not in stderr:\n{}",
-            run.stderr
-        );
-    }
+    run.assert_failed(2, needles);
 }
 
 /// One row per way a reference can break the grammar, each naming the part that is wrong.

@@ -235,13 +235,18 @@ impl Client {
         let api_host = reference.api_host();
         let host = self.host(api_host);
         let challenge = self.challenge(&host, api_host).await?;
-        let url = format!(
-            "{}/v2/{}/manifests/{target}",
-            self.transport.base_url(api_host),
-            reference.repository()
-        );
+        let url = self.manifest_url(reference, target);
         self.authorized_request(&host, reference, &challenge, method, &url, target)
             .await
+    }
+
+    /// `scheme://host/v2/<repository>/manifests/<tag or digest>` at the reference's registry.
+    fn manifest_url(&self, reference: &Reference, target: &str) -> String {
+        format!(
+            "{}/v2/{}/manifests/{target}",
+            self.transport.base_url(reference.api_host()),
+            reference.repository()
+        )
     }
 
     /// Sends `method url` with the repository's authorization; `reference` decides the
@@ -341,11 +346,7 @@ impl Client {
         let host = self.host(api_host);
         let challenge = self.challenge(&host, api_host).await?;
         let tag = reference.tag_or_default();
-        let url = format!(
-            "{}/v2/{}/manifests/{tag}",
-            self.transport.base_url(api_host),
-            reference.repository()
-        );
+        let url = self.manifest_url(reference, tag);
         self.resolve_tag_at(&host, reference, &challenge, &url, tag, platform)
             .await
     }

@@ -19,6 +19,27 @@ pub struct Run {
     pub elapsed: Duration,
 }
 
+impl Run {
+    /// Asserts a failed run: exit `code`, nothing on stdout (all or nothing), and every
+    /// needle on stderr.
+    #[track_caller]
+    pub fn assert_failed(&self, code: i32, needles: &[&str]) {
+        assert_eq!(
+            (self.code, self.stdout.as_str()),
+            (code, ""),
+            "stderr: {}",
+            self.stderr
+        );
+        for needle in needles {
+            assert!(
+                self.stderr.contains(needle),
+                "{needle:?} not in stderr:\n{}",
+                self.stderr
+            );
+        }
+    }
+}
+
 /// Runs `tf-pin ARGS…` with `stdin` (or none) and credentials from `creds`. Without
 /// `creds` an empty [`CredEnv`] is used, so the host's own docker/podman credentials never
 /// take part.
