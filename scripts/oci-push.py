@@ -93,6 +93,16 @@ def push_image(registry: Registry, repo: str, tag: str, seed: str) -> str:
     return registry.push_manifest(repo, tag, manifest, "application/vnd.oci.image.manifest.v1+json")
 
 
+def push_targets(args) -> list:
+    """(repository, tag) pairs for --tags N (t000…), --repos N (PREFIX000…) or one image."""
+    width = max(len(str(max(args.tags, args.repos) - 1)), 3)
+    if args.repos:
+        return [(f"{args.repo_prefix}{i:0{width}d}", args.tag) for i in range(args.repos)]
+    if args.tags:
+        return [(args.repo, f"t{i:0{width}d}") for i in range(args.tags)]
+    return [(args.repo, args.tag)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--registry", required=True, help="host:port of a plain-HTTP registry")
@@ -107,13 +117,7 @@ def main() -> None:
     args = parser.parse_args()
 
     registry = Registry(args.registry, args.user, args.password)
-    width = max(len(str(max(args.tags, args.repos) - 1)), 3)
-    if args.repos:
-        targets = [(f"{args.repo_prefix}{i:0{width}d}", args.tag) for i in range(args.repos)]
-    elif args.tags:
-        targets = [(args.repo, f"t{i:0{width}d}") for i in range(args.tags)]
-    else:
-        targets = [(args.repo, args.tag)]
+    targets = push_targets(args)
     for repo, tag in targets:
         digest = push_image(registry, repo, tag, args.seed)
         print(f"{args.registry}/{repo}:{tag} {digest}")

@@ -13,6 +13,17 @@ fn resolve(args: &[&str], creds: Option<&CredEnv>) -> Run {
     run(&all, None, creds)
 }
 
+/// The run succeeded and printed exactly the image's pinned reference.
+#[track_caller]
+fn assert_pins(out: &Run, image: &Pushed) {
+    assert_eq!(
+        (out.code, out.stdout.trim()),
+        (0, image.pinned().as_str()),
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn resolves_every_manifest_kind_to_the_digest_of_the_exact_pushed_bytes() {
     let reg = Registry::start(RegistryConfig::plain());
@@ -163,23 +174,11 @@ fn basic_auth_registry_with_docker_config_and_podman_auth_file() {
 
     let mut docker = CredEnv::new();
     docker.docker_auth(reg.host(), "alice", "s3cret-pw");
-    let out = resolve(&[&image.reference], Some(&docker));
-    assert_eq!(
-        (out.code, out.stdout.trim()),
-        (0, image.pinned().as_str()),
-        "{}",
-        out.stderr
-    );
+    assert_pins(&resolve(&[&image.reference], Some(&docker)), &image);
 
     let mut podman = CredEnv::new();
     podman.podman_auth(reg.host(), "alice", "s3cret-pw");
-    let out = resolve(&[&image.reference], Some(&podman));
-    assert_eq!(
-        (out.code, out.stdout.trim()),
-        (0, image.pinned().as_str()),
-        "{}",
-        out.stderr
-    );
+    assert_pins(&resolve(&[&image.reference], Some(&podman)), &image);
 
     let mut wrong = CredEnv::new();
     wrong.docker_auth(reg.host(), "alice", "wrong-pw");
@@ -275,12 +274,9 @@ fn tls_registry_needs_its_ca() {
     let reg = Registry::start(RegistryConfig::plain().with_tls());
     let image = reg.push_oci_index("app", "1", 1);
     let ca = reg.ca_file().unwrap().to_str().unwrap().to_owned();
-    let out = resolve(&["--ca-file", &ca, &image.reference], None);
-    assert_eq!(
-        (out.code, out.stdout.trim()),
-        (0, image.pinned().as_str()),
-        "{}",
-        out.stderr
+    assert_pins(
+        &resolve(&["--ca-file", &ca, &image.reference], None),
+        &image,
     );
 
     let out = resolve(&[&image.reference], None);

@@ -36,13 +36,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8)
     args = parser.parse_args()
 
-    width = max(len(str(max(args.tags, args.repos) - 1)), 3)
-    if args.repos:
-        targets = [(f"{args.repo_prefix}{i:0{width}d}", args.tag) for i in range(args.repos)]
-    elif args.tags:
-        targets = [(args.repo, f"t{i:0{width}d}") for i in range(args.tags)]
-    else:
-        targets = [(args.repo, args.tag)]
+    targets = oci_push.push_targets(args)
 
     local = threading.local()
 
