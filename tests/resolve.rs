@@ -158,12 +158,7 @@ fn basic_auth_registry_with_docker_config_and_podman_auth_file() {
     let image = reg.push_oci_image("private/app", "1", 1);
 
     let anonymous = resolve(&[&image.reference], None);
-    assert_eq!(anonymous.code, 3);
-    assert!(
-        anonymous.stderr.contains("refused anonymous access"),
-        "{}",
-        anonymous.stderr
-    );
+    anonymous.assert_failed(3, &["refused anonymous access"]);
     assert!(
         anonymous
             .stderr
@@ -249,12 +244,7 @@ fn bearer_token_registry_rejects_anonymous_and_wrong_credentials_distinctly() {
     )));
     let image = reg.push_oci_image("team/app", "1", 1);
     let anonymous = resolve(&[&image.reference], None);
-    assert_eq!(anonymous.code, 3);
-    assert!(
-        anonymous.stderr.contains("refused anonymous access"),
-        "{}",
-        anonymous.stderr
-    );
+    anonymous.assert_failed(3, &["refused anonymous access"]);
 
     let mut wrong = CredEnv::new();
     wrong.docker_auth(reg.host(), "bob", "not-the-pw");

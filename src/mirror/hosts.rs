@@ -191,28 +191,13 @@ fn parse_entry(
             format!("{key}.{name}")
         }
     };
-    let override_path = match settings.get("override_path") {
-        None => false,
-        Some(toml::Value::Boolean(b)) => *b,
-        Some(_) => {
-            return Err(field_error(
-                path,
-                &sub("override_path"),
-                "must be true or false",
-            ));
-        }
+    let boolean = |name: &str| match settings.get(name) {
+        None => Ok(None),
+        Some(toml::Value::Boolean(b)) => Ok(Some(*b)),
+        Some(_) => Err(field_error(path, &sub(name), "must be true or false")),
     };
-    let skip_verify = match settings.get("skip_verify") {
-        None => None,
-        Some(toml::Value::Boolean(b)) => Some(*b),
-        Some(_) => {
-            return Err(field_error(
-                path,
-                &sub("skip_verify"),
-                "must be true or false",
-            ));
-        }
-    };
+    let override_path = boolean("override_path")?.unwrap_or(false);
+    let skip_verify = boolean("skip_verify")?;
     let capabilities = match settings.get("capabilities") {
         None => Capabilities::ALL,
         Some(value) => capabilities(value)
