@@ -10,7 +10,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 
 use super::keys::{key_host, ranked_keys};
-use super::{Credential, CredentialError};
+use super::{Credential, CredentialError, CredentialSource, Found};
 
 pub(super) type Loaded = Result<Option<Arc<ConfigFile>>, CredentialError>;
 
@@ -58,6 +58,7 @@ pub(super) struct ConfigFile {
 }
 
 impl ConfigFile {
+    /// The `auths` map; empty when the file has none (or `null`).
     pub(super) fn auths(&self) -> &BTreeMap<String, Option<AuthEntry>> {
         static EMPTY: BTreeMap<String, Option<AuthEntry>> = BTreeMap::new();
         self.auths.as_ref().unwrap_or(&EMPTY)
@@ -70,6 +71,26 @@ impl ConfigFile {
         ranked_keys(helpers, registry, |key| Some(key_host(key)))
             .into_iter()
             .find_map(|key| helpers.get(key)?.as_deref().filter(|name| !name.is_empty()))
+    }
+
+    /// The first of `keys`, in order, whose `auths` entry holds a credential. Only those
+    /// entries are decoded, so a broken entry for another registry cannot fail the lookup.
+    pub(super) fn first_filled_entry<'k>(
+        &self,
+        path: &Path,
+        keys: impl IntoIterator<Item = &'k str>,
+    ) -> Result<Option<Found>, CredentialError> {
+        for key in keys {
+            if let Some(entry) = self.auths().get(key).and_then(Option::as_ref) {
+                if let Some(credential) = entry.credential(path, key)? {
+                    return Ok(Some(Found {
+                        credential,
+                        source: CredentialSource::auths_entry(path, key),
+                    }));
+                }
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -89,11 +110,7 @@ pub(super) struct AuthEntry {
 impl AuthEntry {
     /// `Ok(None)` for an entry without credentials (Docker writes `{}` when `credsStore`
     /// holds the secret). An identity token wins over `auth`, which wins over the plain fields.
-    pub(super) fn credential(
-        &self,
-        path: &Path,
-        key: &str,
-    ) -> Result<Option<Credential>, CredentialError> {
+    fn credential(&self, path: &Path, key: &str) -> Result<Option<Credential>, CredentialError> {
         fn nonempty(v: &Option<String>) -> Option<&str> {
             v.as_deref().filter(|s| !s.trim().is_empty())
         }

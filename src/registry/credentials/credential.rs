@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::Path;
 
+use super::HelperRef;
+
 /// A secret-bearing credential. `Debug` shows the username but never the password or token.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credential {
@@ -46,7 +48,7 @@ impl fmt::Debug for Credential {
 /// `/home/u/.docker/config.json (auths entry "ghcr.io")` or
 /// `credential helper docker-credential-ecr-login (credHelpers in /home/u/.docker/config.json)`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CredentialSource(pub(super) String);
+pub struct CredentialSource(String);
 
 impl CredentialSource {
     /// The description as text.
@@ -54,8 +56,14 @@ impl CredentialSource {
         &self.0
     }
 
+    /// An `auths` entry: `<file> (auths entry "<key>")`.
     pub(super) fn auths_entry(path: &Path, key: &str) -> CredentialSource {
         CredentialSource(format!("{} (auths entry {key:?})", path.display()))
+    }
+
+    /// A helper: `credential helper <program> (<field> in <file>)`.
+    pub(super) fn helper(helper: &HelperRef) -> CredentialSource {
+        CredentialSource(helper.to_string())
     }
 }
 

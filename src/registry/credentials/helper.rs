@@ -1,21 +1,23 @@
 //! Running `docker-credential-<name> get` helpers: found on a search path, stopped at a
 //! timeout, their output capped and never quoted, each run once per store.
 
-use std::ffi::OsStr;
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::sync::OnceCell;
 
-use super::{Credential, CredentialError, CredentialSource, CredentialStore, Found};
+use super::{Credential, CredentialError, CredentialSource, Found};
 
 /// How long a credential helper may take before it is killed (see
-/// [`CredentialStore::with_helper_timeout`]).
+/// [`CredentialStore::with_helper_timeout`](super::CredentialStore::with_helper_timeout)).
 pub const DEFAULT_HELPER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Helpers print a few hundred bytes; anything past this is not a credential.
@@ -49,10 +51,31 @@ impl fmt::Display for HelperRef {
     }
 }
 
-pub(super) type HelperOutcome = Result<Option<Credential>, CredentialError>;
+type HelperOutcome = Result<Option<Credential>, CredentialError>;
 
-impl CredentialStore {
-    pub(super) async fn ask_helper(
+/// The helpers of one store: where they are searched, how long each may take, and the one
+/// run per (helper, server URL) that concurrent lookups share.
+pub(super) struct HelperRunner {
+    /// A `PATH`-style list searched instead of the process's `PATH`.
+    pub(super) search_path: Option<OsString>,
+    /// How long a helper may take before it is killed.
+    pub(super) timeout: Duration,
+    runs: Mutex<HashMap<HelperRef, Arc<OnceCell<HelperOutcome>>>>,
+}
+
+impl HelperRunner {
+    /// Searches the process's `PATH`, with [`DEFAULT_HELPER_TIMEOUT`].
+    pub(super) fn new() -> HelperRunner {
+        HelperRunner {
+            search_path: None,
+            timeout: DEFAULT_HELPER_TIMEOUT,
+            runs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Asks `docker-credential-<name>` (named by `field` in `config`) for `server_url`'s
+    /// credential, running it only if no lookup of this store has yet. `Ok(None)`: it has none.
+    pub(super) async fn ask(
         &self,
         name: &str,
         field: &'static str,
@@ -66,21 +89,18 @@ impl CredentialStore {
             server_url,
         };
         let run = {
-            let mut runs = self
-                .helper_runs
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
             Arc::clone(runs.entry(helper.clone()).or_default())
         };
-        let outcome = run.get_or_init(|| self.run_helper(&helper)).await.clone()?;
+        let outcome = run.get_or_init(|| self.run(&helper)).await.clone()?;
         Ok(outcome.map(|credential| Found {
             credential,
-            source: CredentialSource(helper.to_string()),
+            source: CredentialSource::helper(&helper),
         }))
     }
 
     /// Runs `<program> get` with the server URL on stdin, per docker-credential-helpers.
-    async fn run_helper(&self, helper: &HelperRef) -> HelperOutcome {
+    async fn run(&self, helper: &HelperRef) -> HelperOutcome {
         let not_found = || CredentialError::HelperNotFound {
             helper: helper.clone(),
         };
@@ -90,7 +110,7 @@ impl CredentialStore {
         };
 
         let search = self
-            .helper_path
+            .search_path
             .clone()
             .or_else(|| std::env::var_os("PATH"));
         let program = find_program(&helper.program, search.as_deref()).ok_or_else(not_found)?;
@@ -123,7 +143,7 @@ impl CredentialStore {
             let status = child.wait().await;
             (status, out, err)
         };
-        let finished = tokio::time::timeout(self.helper_timeout, exchange).await;
+        let finished = tokio::time::timeout(self.timeout, exchange).await;
         let (status, out, err) = match finished {
             Ok(result) => result,
             Err(_) => {
@@ -131,7 +151,7 @@ impl CredentialStore {
                 let _ = tokio::time::timeout(Duration::from_secs(1), child.wait()).await;
                 return Err(CredentialError::HelperTimeout {
                     helper: helper.clone(),
-                    timeout: self.helper_timeout,
+                    timeout: self.timeout,
                 });
             }
         };

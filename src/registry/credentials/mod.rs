@@ -1,4 +1,5 @@
-//! Registry credentials from the user's docker and podman configuration.
+//! Registry credentials from the user's docker and podman configuration: the store and its
+//! lookup order.
 //!
 //! [`CredentialStore::lookup`] answers "which credential would `docker pull` (or, failing
 //! that, `podman pull`) send to this registry?", in this order:
@@ -31,6 +32,11 @@
 //! `std::process` and no timeout, puts helper stdout/stderr in its error text and derives
 //! `Debug` on the password, reads only the process environment, and has no `identitytoken`
 //! entries, namespaced auth.json keys or empty-entry fallthrough to `credsStore`.
+//!
+//! This file holds the store and the order across files; each file's own order is in
+//! `docker_config.rs` and `auth_json.rs`, the JSON they share in `config_file.rs`, key
+//! spelling in `keys.rs`, helper runs in `helper.rs`, and the returned types and errors in
+//! `credential.rs` and `error.rs`.
 
 mod auth_json;
 mod config_file;
@@ -42,21 +48,17 @@ mod keys;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use tokio::sync::OnceCell;
 
 pub use credential::{Credential, CredentialSource, Found};
 pub use error::CredentialError;
 pub use helper::{DEFAULT_HELPER_TIMEOUT, HelperRef};
 
 use config_file::FileSlot;
-use helper::HelperOutcome;
+use helper::HelperRunner;
 use keys::{key_host, normalise_repository};
 
 /// Docker's and podman's configured credentials, shared by all lookups of a run.
@@ -66,17 +68,15 @@ use keys::{key_host, normalise_repository};
 pub struct CredentialStore {
     docker_config: Option<FileSlot>,
     podman_files: Vec<FileSlot>,
-    helper_path: Option<OsString>,
-    helper_timeout: Duration,
-    helper_runs: Mutex<HashMap<HelperRef, Arc<OnceCell<HelperOutcome>>>>,
+    helpers: HelperRunner,
 }
 
 impl fmt::Debug for CredentialStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CredentialStore")
             .field("files", &self.searched_files())
-            .field("helper_path", &self.helper_path)
-            .field("helper_timeout", &self.helper_timeout)
+            .field("helper_path", &self.helpers.search_path)
+            .field("helper_timeout", &self.helpers.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -114,23 +114,21 @@ impl CredentialStore {
         CredentialStore {
             docker_config: docker.map(FileSlot::new),
             podman_files: podman.into_iter().map(FileSlot::new).collect(),
-            helper_path: None,
-            helper_timeout: DEFAULT_HELPER_TIMEOUT,
-            helper_runs: Mutex::new(HashMap::new()),
+            helpers: HelperRunner::new(),
         }
     }
 
     /// Kills a credential helper that has not finished after `timeout` (default
     /// [`DEFAULT_HELPER_TIMEOUT`]) and reports [`CredentialError::HelperTimeout`].
     pub fn with_helper_timeout(mut self, timeout: Duration) -> CredentialStore {
-        self.helper_timeout = timeout;
+        self.helpers.timeout = timeout;
         self
     }
 
     /// Searches `docker-credential-*` helpers in this `PATH`-style list (one directory is
     /// fine) instead of the process's `PATH`, so tests never have to change the environment.
     pub fn with_helper_path(mut self, path: impl Into<OsString>) -> CredentialStore {
-        self.helper_path = Some(path.into());
+        self.helpers.search_path = Some(path.into());
         self
     }
 
@@ -156,20 +154,17 @@ impl CredentialStore {
 
         if let Some(slot) = &self.docker_config {
             if let Some(config) = slot.load()? {
-                if let Some(found) = self
-                    .search_docker_config(&config, &slot.path, &registry)
-                    .await?
-                {
+                let search = docker_config::search(&config, &slot.path, &registry, &self.helpers);
+                if let Some(found) = search.await? {
                     return Ok(Some(found));
                 }
             }
         }
         for slot in &self.podman_files {
             if let Some(config) = slot.load()? {
-                if let Some(found) = self
-                    .search_auth_json(&config, &slot.path, &registry, &repository)
-                    .await?
-                {
+                let search =
+                    auth_json::search(&config, &slot.path, &registry, &repository, &self.helpers);
+                if let Some(found) = search.await? {
                     return Ok(Some(found));
                 }
             }
